@@ -1,0 +1,45 @@
+/** What every command action gets: the IO, the global options and where the config file is. */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { CONFIG_FILE, loadConfig } from '../config/load.ts';
+import type { DriftlineConfig } from '../config/schema.ts';
+import { driftlineHome } from '../local/home.ts';
+import type { CliIo } from './io.ts';
+import type { OutputOptions } from './output.ts';
+
+/** Global options, valid before or after the command name. */
+interface GlobalOptions {
+  json?: boolean;
+  debug?: boolean;
+  config?: string;
+}
+
+/** Per-invocation context handed to a command. */
+export interface CommandContext {
+  readonly io: CliIo;
+  readonly output: OutputOptions;
+  /** Absolute path of the config file (`--config`, default `./driftline.config.json`). */
+  readonly configPath: string;
+  /** Absolute path of the local state folder (`$DRIFTLINE_HOME`, default `./.driftline`). */
+  readonly home: string;
+  /** Reads and validates the config; every command that needs it calls this first. */
+  readonly config: () => Promise<DriftlineConfig>;
+}
+
+/** Builds the context from the command's options merged with the program's. */
+export function commandContext(io: CliIo, command: Command): CommandContext {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const configPath = resolve(io.cwd, globals.config ?? CONFIG_FILE);
+  return {
+    io,
+    output: { json: globals.json === true, debug: globals.debug === true },
+    configPath,
+    home: driftlineHome(io.env, io.cwd),
+    config: () => loadConfig(configPath),
+  };
+}
+
+/** Reads the global output options straight from argv, for errors raised before any action runs. */
+export function outputOptionsFromArgv(argv: readonly string[]): OutputOptions {
+  return { json: argv.includes('--json'), debug: argv.includes('--debug') };
+}
