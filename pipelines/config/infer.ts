@@ -8,7 +8,7 @@
 import { openCsv } from '../data/csv.ts';
 import { isMissingCell, parseNumericCell } from '../data/missing.ts';
 import { InputError, UsageError } from '../errors.ts';
-import type { DriftlineConfigInput, FeatureType, Task } from './schema.ts';
+import { type DriftlineConfigInput, type FeatureType, RESERVED_FEATURE_NAMES, type Task } from './schema.ts';
 
 /** Distinct values tracked per column; beyond this a column is "high cardinality" and counting stops. */
 const DISTINCT_CAP = 10_000;
@@ -191,6 +191,14 @@ export async function inferSchema(file: string, target: string, task?: Task): Pr
         ...base,
         role: 'target',
         type: inferredTask === 'regression' ? 'numeric' : 'categorical',
+      });
+      return;
+    }
+    if (RESERVED_FEATURE_NAMES.includes(name)) {
+      columns.push({
+        ...base,
+        role: 'skipped',
+        note: 'named like a model output; rename the column to use it',
       });
       return;
     }

@@ -88,10 +88,47 @@ export function parseConfig(value: unknown, source = CONFIG_FILE): DriftlineConf
 }
 
 /**
- * Read and validate a config file.
+ * Applies `key=value` overrides (`training.params.maxDepth=4`) to a parsed config file. The value is
+ * read as JSON when it parses (numbers, booleans, quoted strings, objects), else taken as a string.
+ * @throws ConfigError for a malformed override or a path through a non-object
+ */
+export function applyOverrides(json: unknown, overrides: readonly string[]): unknown {
+  const root = structuredClone(json) as Record<string, unknown>;
+  for (const override of overrides) {
+    const eq = override.indexOf('=');
+    const path = eq < 0 ? '' : override.slice(0, eq);
+    if (eq < 0 || !/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/.test(path)) {
+      throw new ConfigError(`--set ${JSON.stringify(override)}: expected key=value with a dotted key`, {
+        hint: 'for example --set training.params.maxDepth=4',
+      });
+    }
+    const raw = override.slice(eq + 1);
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      value = raw;
+    }
+    const keys = path.split('.');
+    let node: Record<string, unknown> = root;
+    keys.slice(0, -1).forEach((key, i) => {
+      const next = node[key];
+      if (next === undefined) node[key] = {};
+      else if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+        throw new ConfigError(`--set ${path}: ${keys.slice(0, i + 1).join('.')} is not an object`);
+      }
+      node = node[key] as Record<string, unknown>;
+    });
+    node[keys[keys.length - 1] as string] = value;
+  }
+  return root;
+}
+
+/**
+ * Read and validate a config file, with optional `key=value` overrides applied first.
  * @throws ConfigError when the file is missing, is not JSON, or is invalid
  */
-export async function loadConfig(file: string): Promise<DriftlineConfig> {
+export async function loadConfig(file: string, overrides: readonly string[] = []): Promise<DriftlineConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -114,5 +151,8 @@ export async function loadConfig(file: string): Promise<DriftlineConfig> {
       cause: error,
     });
   }
-  return parseConfig(json, file);
+  return parseConfig(
+    overrides.length === 0 ? json : applyOverrides(json, overrides),
+    overrides.length === 0 ? file : `${file} with --set ${overrides.join(' ')}`,
+  );
 }

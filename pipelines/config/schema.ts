@@ -214,6 +214,9 @@ const stage = z.strictObject({
 });
 export type StageConfig = z.output<typeof stage>;
 
+/** Names of the ONNX model's outputs, which a feature (an input) cannot share. */
+export const RESERVED_FEATURE_NAMES: readonly string[] = ['label', 'probabilities', 'variable'];
+
 /** The whole configuration file. */
 export const configSchema = z
   .strictObject({
@@ -244,6 +247,13 @@ export const configSchema = z
         });
       } else {
         seen.set(f.name, i);
+      }
+      if (RESERVED_FEATURE_NAMES.includes(f.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['features', i, 'name'],
+          message: `"${f.name}" is the name of a model output; rename the column (reserved: ${RESERVED_FEATURE_NAMES.map((n) => `"${n}"`).join(', ')})`,
+        });
       }
       if (f.name === config.target) {
         ctx.addIssue({

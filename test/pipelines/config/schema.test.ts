@@ -130,6 +130,9 @@ describe('config schema: each kind of bad file names the field and what was expe
     expect(errorsOf(withFeatures({ name: 'churned', type: 'numeric' }))).toEqual([
       'features[0].name: the target "churned" cannot also be a feature',
     ]);
+    expect(errorsOf(withFeatures({ name: 'label', type: 'categorical' }))).toEqual([
+      'features[0].name: "label" is the name of a model output; rename the column (reserved: "label", "probabilities", "variable")',
+    ]);
     expect(errorsOf({ ...minimal, promotion: { metric: 'rmse' } })).toEqual([
       'promotion.metric: "rmse" is not reported for binary tasks; expected "auc" | "logloss" | "accuracy" | "macroF1" | "precision" | "recall"',
     ]);
