@@ -79,3 +79,19 @@ export class NotFoundError extends DriftlineError {
 export function isDriftlineError(error: unknown): error is DriftlineError {
   return error instanceof DriftlineError;
 }
+
+/** The write would replace something that must not change, or a compare-and-swap lost a race. */
+export class ConflictError extends DriftlineError {
+  override readonly name = 'ConflictError';
+  constructor(message: string, options: DriftlineErrorOptions = {}) {
+    super('conflict', message, options);
+  }
+}
+
+/** Stored bytes do not match the hash they are stored under: corruption or tampering. */
+export class IntegrityError extends DriftlineError {
+  override readonly name = 'IntegrityError';
+  constructor(message: string, options: DriftlineErrorOptions = {}) {
+    super('integrity', message, options);
+  }
+}

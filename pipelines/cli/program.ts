@@ -6,8 +6,14 @@ import { Command, CommanderError } from 'commander';
 import { UsageError } from '../errors.ts';
 import { DRIFTLINE_VERSION } from '../version.ts';
 import { registerConfigCommands } from './commands/config.ts';
+import { registerDataCommands } from './commands/data.ts';
 import { registerDemoCommand } from './commands/demo.ts';
+import { registerFitCommand } from './commands/fit.ts';
 import { registerInitCommand } from './commands/init.ts';
+import { registerModelsCommands } from './commands/models.ts';
+import { registerPredictCommand } from './commands/predict.ts';
+import { registerRunsCommands } from './commands/runs.ts';
+import { registerTrainCommand } from './commands/train.ts';
 import { outputOptionsFromArgv } from './context.ts';
 import { type CliIo, processIo } from './io.ts';
 import { EXIT_OK, EXIT_USAGE, reportError } from './output.ts';
@@ -34,6 +40,12 @@ export function buildProgram(io: CliIo): Command {
 
   registerInitCommand(program, io);
   registerConfigCommands(program, io);
+  registerDataCommands(program, io);
+  registerFitCommand(program, io);
+  registerPredictCommand(program, io);
+  registerTrainCommand(program, io);
+  registerRunsCommands(program, io);
+  registerModelsCommands(program, io);
   registerDemoCommand(program, io);
   return program;
 }
