@@ -17,6 +17,7 @@ import type {
   ModelStatus,
   ModelVersion,
   RegisterInput,
+  ServedModel,
 } from './registry.ts';
 import {
   checkReason,
@@ -155,6 +156,7 @@ export class ChampionRegistry implements ModelRegistry {
           version,
           since,
           reason,
+          model: servedModel(target),
           // A version appears once in the history: rolling back never lands on the champion itself.
           previous: previous.filter((entry) => entry.version !== version).slice(0, MAX_PREVIOUS_CHAMPIONS),
         };
@@ -178,12 +180,14 @@ export class ChampionRegistry implements ModelRegistry {
         const champion = this.#parse(current);
         const skipped: number[] = [];
         for (const [index, entry] of champion.previous.entries()) {
-          if (await this.#stillApproved(entry.version)) {
+          const earlier = await this.#stillApproved(entry.version);
+          if (earlier !== undefined) {
             return {
               format: 1,
               version: entry.version,
               since,
               reason,
+              model: servedModel(earlier),
               previous: champion.previous.slice(index + 1),
             };
           }
@@ -201,12 +205,13 @@ export class ChampionRegistry implements ModelRegistry {
     return this.#parse(required(stored, this.#key));
   }
 
-  /** Whether an earlier champion may serve again (it may have been rejected or deleted since). */
-  async #stillApproved(version: number): Promise<boolean> {
+  /** An earlier champion if it may serve again (it may have been rejected or deleted since). */
+  async #stillApproved(version: number): Promise<ModelVersion | undefined> {
     try {
-      return (await this.#catalog.get(version)).status === 'Approved';
+      const found = await this.#catalog.get(version);
+      return found.status === 'Approved' ? found : undefined;
     } catch (error) {
-      if (error instanceof NotFoundError) return false;
+      if (error instanceof NotFoundError) return undefined;
       throw error;
     }
   }
@@ -220,6 +225,10 @@ export class ChampionRegistry implements ModelRegistry {
     if (
       document.format !== 1 ||
       !isTerm(document) ||
+      typeof document.model !== 'object' ||
+      document.model === null ||
+      typeof document.model.key !== 'string' ||
+      typeof document.model.sha256 !== 'string' ||
       !Array.isArray(document.previous) ||
       !document.previous.every(isTerm)
     ) {
@@ -227,8 +236,19 @@ export class ChampionRegistry implements ModelRegistry {
         hint: 'Restore it from the bucket history, or promote a version to rewrite it.',
       });
     }
-    return { ...term(document), previous: document.previous.map(term) };
+    return { ...term(document), model: document.model, previous: document.previous.map(term) };
   }
+}
+
+function servedModel(version: ModelVersion): ServedModel {
+  return {
+    key: version.modelKey,
+    sha256: version.modelSha256,
+    runId: version.runId,
+    datasetVersion: version.datasetVersion,
+    metrics: version.metrics,
+    createdAt: version.createdAt,
+  };
 }
 
 function term(entry: ChampionTerm): ChampionTerm {

@@ -71,8 +71,24 @@ export interface ChampionTerm {
   readonly reason: string;
 }
 
+/**
+ * What serving needs of the champion without asking the registry again: where its model is, the hash
+ * to verify before loading it, and its lineage.
+ */
+export interface ServedModel {
+  readonly key: string;
+  readonly sha256: string;
+  readonly runId: string;
+  readonly datasetVersion: string;
+  readonly metrics: VersionMetrics;
+  /** When the version was registered (≈ trained). */
+  readonly createdAt: string;
+}
+
 /** The version being served, and the earlier champions a rollback returns to. */
 export interface Champion extends ChampionTerm {
+  /** The served version's model and lineage (so the inference handler reads one small document). */
+  readonly model: ServedModel;
   /**
    * Previous champions, most recent first (at most the last 100); a rollback makes the first one that
    * is still approved champion again.

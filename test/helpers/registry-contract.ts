@@ -155,10 +155,19 @@ export function describeRegistryContract(name: string, makeStore: () => Promise<
 
         const champion = await registry.promote(1, 'first model');
 
+        const [registered] = await registry.list();
         expect(champion).toEqual({
           version: 1,
           since: expect.any(String),
           reason: 'first model',
+          model: {
+            key: registered?.modelKey,
+            sha256: registered?.modelSha256,
+            runId: registered?.runId,
+            datasetVersion: registered?.datasetVersion,
+            metrics: registered?.metrics,
+            createdAt: registered?.createdAt,
+          },
           previous: [],
         });
         expect(await registry.champion()).toEqual(champion);

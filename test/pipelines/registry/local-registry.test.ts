@@ -163,6 +163,14 @@ describe('local registry layout', () => {
       version: MAX_PREVIOUS_CHAMPIONS + 1,
       since: '2026-01-02T00:00:00.000Z',
       reason: 'r',
+      model: {
+        key: 'runs/r101/model.onnx',
+        sha256: 'b'.repeat(64),
+        runId: 'r101',
+        datasetVersion: 'a'.repeat(64),
+        metrics: { primary: { name: 'auc', value: 0.9 }, holdout: { auc: 0.9 } },
+        createdAt: '2026-01-02T00:00:00.000Z',
+      },
       previous,
     };
     await store.putIfMatch(CHAMPION_KEY, jsonBytes(pointer), null);
