@@ -13,6 +13,7 @@ import { registerInitCommand } from './commands/init.ts';
 import { registerModelsCommands } from './commands/models.ts';
 import { registerPredictCommand } from './commands/predict.ts';
 import { registerRunsCommands } from './commands/runs.ts';
+import { registerServeCommand } from './commands/serve.ts';
 import { registerTrainCommand } from './commands/train.ts';
 import { outputOptionsFromArgv } from './context.ts';
 import { type CliIo, processIo } from './io.ts';
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo): Command {
   registerTrainCommand(program, io);
   registerRunsCommands(program, io);
   registerModelsCommands(program, io);
+  registerServeCommand(program, io);
   registerDemoCommand(program, io);
   return program;
 }

@@ -19,7 +19,8 @@ export function apiPrediction(
 ): ApiPrediction {
   if (scored.kind === 'values') return { predictionId: id, value: scored.values[i] as number };
   const k = classes.length;
-  const probabilities: Record<string, number> = {};
+  // No prototype: a class may be named like an Object.prototype member ("__proto__", "constructor").
+  const probabilities: Record<string, number> = Object.create(null);
   for (let c = 0; c < k; c += 1)
     probabilities[classes[c] as string] = scored.probabilities[i * k + c] as number;
   return { predictionId: id, label: scored.labels[i] as string, probabilities };

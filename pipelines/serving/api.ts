@@ -1,0 +1,334 @@
+/**
+ * The serving API: routes, request handling and the mapping of every outcome to a response, behind
+ * one transport-neutral call. The predict Lambda (API Gateway) and `driftline serve` (node:http) both
+ * reach it through the same handler (`lambdas/predict/create-handler.ts`).
+ *
+ * | route | method | success | body |
+ * |---|---|---|---|
+ * | `/predict` | POST | 200 | `{"predictions":[…],"model":{"version","sha256"}}` |
+ * | `/feedback` | POST | 202 | `{"accepted":n}` |
+ * | `/model` | GET | 200 | version, sha256, datasetVersion, metrics, trainedAt, runId, since, source |
+ * | `/health` | GET | 200 | `{"status":"ok","modelLoaded":bool,"model":{"version","sha256"}\|null}` |
+ *
+ * A trailing slash is ignored; any other path is 404, another method on a known path 405. Errors and
+ * their codes: see `api-error.ts`; body rules: see `http.ts`; validation rules: see `validation.ts`.
+ * `handle()` never throws and never answers with a stack trace: an unexpected error is logged and
+ * becomes a fixed 500 message.
+ */
+import { randomUUID } from 'node:crypto';
+import type { DriftlineConfig } from '../config/schema.ts';
+import { type ApiPrediction, apiPrediction, batchSize } from '../model/predictions.ts';
+import { type RawRow, type RawValue, rawValue } from '../model/raw.ts';
+import { onnxFeeds } from '../onnx/inputs.ts';
+import { ApiError, errorResponse } from './api-error.ts';
+import type { CaptureSink } from './capture.ts';
+import { type ApiRequest, type ApiResponse, jsonResponse, MAX_BODY_BYTES, readJsonBody } from './http.ts';
+import type { ServingLog } from './log.ts';
+import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
+import type { LoadedModel, ModelSource } from './model-source.ts';
+import { RequestValidator } from './validation.ts';
+
+/** What the API needs; every dependency is a port, so tests and the two runtimes wire their own. */
+export interface ServingApiOptions {
+  readonly config: DriftlineConfig;
+  readonly models: ModelSource;
+  readonly capture: CaptureSink;
+  readonly metrics: ServingMetrics;
+  readonly log: ServingLog;
+  /** Uniform [0, 1) for capture sampling. @default Math.random */
+  readonly random?: () => number;
+  /** Wall clock for record times. @default () => new Date() */
+  readonly now?: () => Date;
+  /** Monotonic milliseconds for latency. @default performance.now */
+  readonly monotonic?: () => number;
+  /** @default MAX_BODY_BYTES */
+  readonly maxBodyBytes?: number;
+}
+
+const ROUTES: Record<string, { route: ServingRoute; method: string }> = {
+  '/predict': { route: 'predict', method: 'POST' },
+  '/feedback': { route: 'feedback', method: 'POST' },
+  '/model': { route: 'model', method: 'GET' },
+  '/health': { route: 'health', method: 'GET' },
+};
+
+/** The fields of an observation a route fills in besides route, status and latency. */
+type Outcome = { response: ApiResponse } & Partial<
+  Omit<ServingObservation, 'route' | 'status' | 'latencyMs'>
+>;
+
+/** The serving API. Build one per process; it is safe for concurrent requests. */
+export class ServingApi {
+  readonly #config: DriftlineConfig;
+  readonly #models: ModelSource;
+  readonly #capture: CaptureSink;
+  readonly #metrics: ServingMetrics;
+  readonly #log: ServingLog;
+  readonly #random: () => number;
+  readonly #now: () => Date;
+  readonly #monotonic: () => number;
+  readonly #maxBodyBytes: number;
+  readonly #validator: RequestValidator;
+  readonly #featureNames: readonly string[];
+
+  constructor(options: ServingApiOptions) {
+    this.#config = options.config;
+    this.#models = options.models;
+    this.#capture = options.capture;
+    this.#metrics = options.metrics;
+    this.#log = options.log;
+    this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? (() => new Date());
+    this.#monotonic = options.monotonic ?? (() => performance.now());
+    this.#maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
+    this.#validator = new RequestValidator(options.config.features, options.config.api.maxInstances);
+    this.#featureNames = options.config.features.map((f) => f.name);
+  }
+
+  /** Handles one request. Never throws. */
+  async handle(request: ApiRequest): Promise<ApiResponse> {
+    const started = this.#monotonic();
+    const path = normalisePath(request.path);
+    const known = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+    const route: ServingRoute = known?.route ?? 'unknown';
+    let outcome: Outcome;
+    try {
+      if (known === undefined) throw new ApiError('not_found', `no route ${truncate(path)}`);
+      if (request.method.toUpperCase() !== known.method) {
+        throw new ApiError('method_not_allowed', `${truncate(path)} takes ${known.method}`, {
+          headers: { allow: known.method },
+        });
+      }
+      outcome = await this.#route(known.route, request);
+    } catch (error) {
+      const mapped = errorResponse(error);
+      if (mapped.status === 500) {
+        this.#log.error('request failed', {
+          route,
+          requestId: request.requestId,
+          error: describeError(error),
+        });
+      } else if (mapped.status === 503) {
+        this.#log.warn('no model to serve', {
+          route,
+          requestId: request.requestId,
+          reason: mapped.body.error.message,
+        });
+      }
+      outcome = {
+        response: jsonResponse(mapped.status, mapped.body, mapped.headers),
+        errorCode: mapped.code,
+        ...this.#modelVersion(),
+      };
+    }
+    this.#observe({
+      ...outcome,
+      route,
+      status: outcome.response.status,
+      latencyMs: this.#monotonic() - started,
+    });
+    return outcome.response;
+  }
+
+  /** Stops the model source and writes out buffered capture. */
+  async close(): Promise<void> {
+    await this.#models.close();
+    await this.#capture.close();
+  }
+
+  #observe(observation: Outcome & ServingObservation): void {
+    const { response: _response, ...rest } = observation;
+    try {
+      this.#metrics.observe(rest);
+    } catch (error) {
+      // Metrics are never worth a failed request.
+      this.#log.warn('could not record metrics', { error: describeError(error) });
+    }
+  }
+
+  #modelVersion(model: LoadedModel | undefined = this.#models.loaded()): { modelVersion?: string } {
+    if (model === undefined) return {};
+    return { modelVersion: model.version === null ? 'file' : String(model.version) };
+  }
+
+  #route(route: ServingRoute, request: ApiRequest): Promise<Outcome> {
+    switch (route) {
+      case 'predict':
+        return this.#predict(request);
+      case 'feedback':
+        return this.#feedback(request);
+      case 'model':
+        return this.#model();
+      default:
+        return this.#health();
+    }
+  }
+
+  async #predict(request: ApiRequest): Promise<Outcome> {
+    const body = readJsonBody(request, this.#maxBodyBytes);
+    const { rows, ignoredFields } = this.#validator.instances(body);
+    const lease = await this.#models.acquire();
+    let predictions: ApiPrediction[];
+    let unknownCategories: number;
+    const model = lease.model;
+    try {
+      unknownCategories = countUnknown(model, rows);
+      const scored = await model.onnx.run(onnxFeeds(model.onnx.features, rows));
+      if (batchSize(scored) !== rows.length) {
+        throw new Error(`the model returned ${batchSize(scored)} predictions for ${rows.length} instances`);
+      }
+      predictions = rows.map((_, i) => apiPrediction(scored, model.onnx.classes, i, randomUUID()));
+    } finally {
+      lease.release();
+    }
+    checkFinite(predictions);
+    const served = { version: model.version, sha256: model.sha256 };
+    const captured = this.#random() < this.#config.api.captureSampleRate;
+    if (captured) {
+      this.#capture.capture({
+        type: 'capture',
+        time: this.#now().toISOString(),
+        model: served,
+        predictionIds: predictions.map((p) => p.predictionId),
+        instances: rows.map((row) => this.#capturedInstance(row)),
+        predictions,
+      });
+    }
+    return {
+      response: jsonResponse(200, { predictions, model: served }),
+      ...this.#modelVersion(model),
+      instances: rows.length,
+      unknownCategories,
+      ignoredFields,
+      captured,
+      ...summarise(predictions),
+    };
+  }
+
+  /** The instance as monitoring reads it: every feature, in config order, missing as null. */
+  #capturedInstance(row: RawRow): Record<string, RawValue> {
+    const out = Object.create(null) as Record<string, RawValue>;
+    for (const name of this.#featureNames) out[name] = rawValue(row, name) ?? null;
+    return out;
+  }
+
+  async #feedback(request: ApiRequest): Promise<Outcome> {
+    const body = readJsonBody(request, this.#maxBodyBytes);
+    // Labels are checked against the classes of the model being served, so it must be there.
+    const lease = await this.#models.acquire();
+    const model = lease.model;
+    lease.release();
+    const items = this.#validator.feedback(body, { task: model.onnx.task, classes: model.onnx.classes });
+    this.#capture.feedback({ type: 'feedback', time: this.#now().toISOString(), feedback: items });
+    return {
+      response: jsonResponse(202, { accepted: items.length }),
+      ...this.#modelVersion(model),
+      feedbackItems: items.length,
+    };
+  }
+
+  async #model(): Promise<Outcome> {
+    const lease = await this.#models.acquire();
+    const model = lease.model;
+    lease.release();
+    return {
+      response: jsonResponse(200, {
+        version: model.version,
+        sha256: model.sha256,
+        datasetVersion: model.datasetVersion,
+        metrics: model.metrics,
+        trainedAt: model.createdAt,
+        runId: model.runId,
+        since: model.since,
+        source: model.source,
+        task: model.onnx.task,
+        classes: model.onnx.classes,
+        features: model.onnx.features,
+      }),
+      ...this.#modelVersion(model),
+    };
+  }
+
+  async #health(): Promise<Outcome> {
+    // Health reflects what a request would get: it triggers the first load (or a due check) too.
+    let model: LoadedModel | undefined;
+    try {
+      const lease = await this.#models.acquire();
+      model = lease.model;
+      lease.release();
+    } catch {
+      model = undefined;
+    }
+    return {
+      response: jsonResponse(200, {
+        status: 'ok',
+        modelLoaded: model !== undefined,
+        model: model === undefined ? null : { version: model.version, sha256: model.sha256 },
+      }),
+      ...this.#modelVersion(model),
+    };
+  }
+}
+
+function normalisePath(path: string): string {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  return trimmed === '' ? '/' : trimmed;
+}
+
+function truncate(text: string, max = 100): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+function describeError(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { message: String(error) };
+}
+
+/** Categorical values the model does not know (missing values are not unknown). */
+function countUnknown(model: LoadedModel, rows: readonly RawRow[]): number {
+  let unknown = 0;
+  for (const [feature, known] of model.knownCategories) {
+    for (const row of rows) {
+      const value = rawValue(row, feature);
+      if (value === null || value === undefined) continue;
+      const text = typeof value === 'string' ? value : String(value);
+      if (text !== '' && !known.has(text)) unknown += 1;
+    }
+  }
+  return unknown;
+}
+
+/**
+ * Refuses to return a prediction that is not a finite number: JSON would turn it into `null`. Only
+ * extreme inputs (near the float32 limits) can drive a model there, so it is the request's problem.
+ */
+function checkFinite(predictions: readonly ApiPrediction[]): void {
+  const details: { path: string; message: string }[] = [];
+  predictions.forEach((p, i) => {
+    const values = 'value' in p ? [p.value] : Object.values(p.probabilities);
+    if (!values.every(Number.isFinite)) {
+      details.push({
+        path: `instances[${i}]`,
+        message:
+          'the model cannot score this instance: its prediction is not a finite number (extreme values?)',
+      });
+    }
+  });
+  if (details.length > 0)
+    throw new ApiError('invalid_request', 'some instances cannot be scored', { details });
+}
+
+function summarise(
+  predictions: readonly ApiPrediction[],
+): Pick<ServingObservation, 'classCounts' | 'meanPrediction'> {
+  const first = predictions[0];
+  if (first === undefined) return {};
+  if ('value' in first) {
+    let sum = 0;
+    for (const p of predictions) if ('value' in p) sum += p.value;
+    return { meanPrediction: sum / predictions.length };
+  }
+  const classCounts = Object.create(null) as Record<string, number>;
+  for (const p of predictions) if ('label' in p) classCounts[p.label] = (classCounts[p.label] ?? 0) + 1;
+  return { classCounts };
+}

@@ -1,0 +1,369 @@
+/**
+ * The predict Lambda: the deployed `handler` end to end (environment → config file → S3 on s3rver →
+ * onnxruntime-node → proxy result, with the Powertools middlewares), the exact capture log line the
+ * CloudWatch subscription filter matches, the EMF metrics, and the event mapping of `createHandler`.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createHandler } from '../../../lambdas/predict/create-handler.ts';
+import { PowertoolsServingMetrics } from '../../../lambdas/predict/metrics.ts';
+import { LogCaptureSink, MAX_RECORD_BYTES } from '../../../lambdas/shared/capture-log-sink.ts';
+import { S3ObjectStore } from '../../../lambdas/shared/s3-store.ts';
+import type { CaptureRecord } from '../../../pipelines/serving/capture.ts';
+import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
+import { MemoryServingMetrics } from '../../../pipelines/serving/metrics.ts';
+import { ChampionModelSource } from '../../../pipelines/serving/model-source.ts';
+import { MemoryObjectStore } from '../../helpers/memory-store.ts';
+import {
+  fixtureModel,
+  promoteModel,
+  SERVING_FEATURES,
+  servingConfig,
+  sha256Hex,
+} from '../../helpers/serving-fixtures.ts';
+import { type LocalS3, startLocalS3 } from '../../helpers/store-s3rver.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+const instance = { age: 30, income: 900, city: 'lisbon', plan: 'pro' };
+
+function proxyEvent(overrides: Partial<APIGatewayProxyEvent> = {}): APIGatewayProxyEvent {
+  return {
+    resource: '/{proxy+}',
+    path: '/predict',
+    httpMethod: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: JSON.stringify({ instances: [instance] }),
+    isBase64Encoded: false,
+    requestContext: { requestId: 'req-1' } as APIGatewayProxyEvent['requestContext'],
+    ...overrides,
+  };
+}
+
+function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'driftline-predict',
+    functionVersion: '1',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:driftline-predict',
+    memoryLimitInMB: '1024',
+    awsRequestId: 'aws-req-1',
+    logGroupName: '/aws/lambda/driftline-predict',
+    logStreamName: 'stream',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/** JSON lines written to stdout while `run` runs. */
+async function stdoutJson<T>(
+  run: () => Promise<T>,
+): Promise<{ result: T; lines: Record<string, unknown>[] }> {
+  const written: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(typeof chunk === 'string' ? chunk : new TextDecoder().decode(chunk));
+    return true;
+  });
+  try {
+    const result = await run();
+    const lines = written
+      .join('')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { result, lines };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+describe('the deployed handler (S3 on s3rver)', () => {
+  let s3: LocalS3;
+  let sha = '';
+  beforeAll(async () => {
+    s3 = await startLocalS3();
+    await s3.createBucket('driftline-data');
+    const store = new S3ObjectStore({ bucket: 'driftline-data', prefix: 'dev', client: s3.client });
+    const bytes = await fixtureModel('binary-gbdt');
+    sha = sha256Hex(bytes);
+    await promoteModel(store, bytes);
+  });
+  afterAll(async () => {
+    await s3?.stop();
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('reads its config and bucket from the environment, serves, logs capture lines and EMF', async () => {
+    // Prepare
+    const dir = await tempDir('driftline-lambda-');
+    const configFile = join(dir, 'driftline.config.json');
+    await writeFile(
+      configFile,
+      JSON.stringify({
+        project: { name: 'serving-binary' },
+        task: 'binary',
+        target: 'outcome',
+        features: SERVING_FEATURES,
+      }),
+    );
+    vi.stubEnv('DRIFTLINE_CONFIG_PATH', configFile);
+    vi.stubEnv('DATA_BUCKET', 'driftline-data');
+    vi.stubEnv('STORE_PREFIX', 'dev');
+    vi.stubEnv('AWS_ENDPOINT_URL_S3', s3.endpoint);
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'S3RVER');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'S3RVER');
+    const { handler } = await import('../../../lambdas/predict/handler.ts');
+
+    // Act
+    const { result, lines } = await stdoutJson(() => handler(proxyEvent(), lambdaContext()));
+    const { result: health } = await stdoutJson(() =>
+      handler(proxyEvent({ httpMethod: 'GET', path: '/health', body: null }), lambdaContext()),
+    );
+
+    // Assess
+    expect(result.statusCode).toBe(200);
+    const body = JSON.parse(result.body) as { predictions: { predictionId: string }[]; model: unknown };
+    expect(body.model).toEqual({ version: 1, sha256: sha });
+    const capture = lines.find((l) => l.driftline === 'capture');
+    expect(capture).toMatchObject({
+      level: 'INFO',
+      message: 'driftline capture',
+      service: 'driftline',
+      driftline: 'capture',
+      record: {
+        type: 'capture',
+        model: { version: 1, sha256: sha },
+        predictionIds: [body.predictions[0]?.predictionId],
+        instances: [instance],
+        predictions: body.predictions,
+      },
+    });
+    expect(Date.parse((capture?.record as CaptureRecord | undefined)?.time ?? '')).not.toBeNaN();
+    const emf = lines.filter((l) => l._aws !== undefined);
+    const requests = emf.find((l) => l.Requests !== undefined);
+    expect(requests).toMatchObject({
+      service: 'driftline',
+      route: 'predict',
+      modelVersion: '1',
+      Requests: 1,
+      Instances: 1,
+    });
+    expect(requests?._aws).toMatchObject({
+      CloudWatchMetrics: [{ Namespace: 'Driftline', Dimensions: [['service', 'route', 'modelVersion']] }],
+    });
+    expect(emf.some((l) => l.PredictedClass === 1 && typeof l.class === 'string')).toBe(true);
+    expect(JSON.parse(health.body)).toEqual({
+      status: 'ok',
+      modelLoaded: true,
+      model: { version: 1, sha256: sha },
+    });
+  });
+});
+
+describe('createHandler', () => {
+  let gbdt: Uint8Array;
+  beforeAll(async () => {
+    gbdt = await fixtureModel('binary-gbdt');
+  });
+
+  async function wired() {
+    const store = new MemoryObjectStore();
+    await promoteModel(store, gbdt);
+    const config = servingConfig('binary');
+    const log = new MemoryServingLog();
+    const metrics = new MemoryServingMetrics();
+    const models = new ChampionModelSource({ store, config, log });
+    const records: CaptureRecord[] = [];
+    const capture = {
+      capture: (r: CaptureRecord) => records.push(r),
+      feedback: () => {},
+      close: async () => {},
+    };
+    return {
+      handler: createHandler({ config, models, capture, metrics, log }),
+      log,
+      metrics,
+      records,
+      models,
+    };
+  }
+
+  it('maps proxy events: header case, base64 bodies, missing headers, odd events', async () => {
+    const { handler, records, metrics, models } = await wired();
+    const base64 = await handler(
+      proxyEvent({
+        headers: { 'CONTENT-TYPE': 'application/json' },
+        body: Buffer.from(JSON.stringify({ instances: [instance] })).toString('base64'),
+        isBase64Encoded: true,
+      }),
+      lambdaContext(),
+    );
+    expect(base64.statusCode).toBe(200);
+    expect(base64.headers).toMatchObject({
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+    });
+    const noHeaders = await handler(proxyEvent({ headers: null as never }), lambdaContext());
+    expect(noHeaders.statusCode).toBe(415);
+    const odd = await handler({} as APIGatewayProxyEvent, lambdaContext());
+    expect([odd.statusCode, JSON.parse(odd.body).error.code]).toEqual([404, 'not_found']);
+    const nothing = await handler(undefined as unknown as APIGatewayProxyEvent, lambdaContext());
+    expect(nothing.statusCode).toBe(404);
+    expect(records).toHaveLength(1);
+    expect(metrics.observations.map((o) => [o.route, o.status, o.errorCode])).toEqual([
+      ['predict', 200, undefined],
+      ['predict', 415, 'unsupported_media_type'],
+      ['unknown', 404, 'not_found'],
+      ['unknown', 404, 'not_found'],
+    ]);
+    await models.close();
+  });
+
+  it('answers 500 with a fixed message when its dependencies fail, and tries again next time', async () => {
+    // Prepare
+    const log = new MemoryServingLog();
+    const good = await wired();
+    let attempts = 0;
+    const handler = createHandler(
+      async () => {
+        attempts += 1;
+        if (attempts === 1) throw new Error('cannot read /var/task/driftline.config.json: EACCES');
+        const { config } = { config: servingConfig('binary') };
+        return {
+          config,
+          models: good.models,
+          capture: { capture: () => {}, feedback: () => {}, close: async () => {} },
+          metrics: good.metrics,
+          log,
+        };
+      },
+      { log },
+    );
+
+    // Act
+    const failed = await handler(proxyEvent(), lambdaContext());
+    const retried = await handler(proxyEvent(), lambdaContext());
+
+    // Assess
+    expect(failed.statusCode).toBe(500);
+    expect(JSON.parse(failed.body)).toEqual({
+      error: { code: 'internal', message: 'internal error: the request could not be handled', details: [] },
+    });
+    expect(failed.body).not.toMatch(/EACCES|var\/task/);
+    expect(log.entries[0]?.message).toBe('the predict handler failed');
+    expect(retried.statusCode).toBe(200);
+    await good.models.close();
+  });
+});
+
+describe('LogCaptureSink on the Powertools logger', () => {
+  it('writes one JSON line per record with the filter field and the record', async () => {
+    // Prepare
+    const logger = new Logger({ serviceName: 'driftline-test' });
+    const sink = new LogCaptureSink(logger, { maxRecordBytes: 1500 });
+    const ids = Array.from({ length: 8 }, (_, i) => `00000000-0000-4000-8000-00000000000${i}`);
+    const record: CaptureRecord = {
+      type: 'capture',
+      time: '2026-05-01T12:00:00.000Z',
+      model: { version: 3, sha256: 'f'.repeat(64) },
+      predictionIds: ids,
+      instances: ids.map(() => Object.assign(Object.create(null), { age: 1, city: null })),
+      predictions: ids.map((predictionId) => ({
+        predictionId,
+        label: 'a',
+        probabilities: { a: 0.9, b: 0.1 },
+      })),
+    };
+
+    // Act
+    const { lines } = await stdoutJson(async () => {
+      sink.capture(record);
+      sink.feedback({
+        type: 'feedback',
+        time: '2026-05-01T13:00:00.000Z',
+        feedback: [{ predictionId: ids[0] ?? '', label: 'b' }],
+      });
+    });
+
+    // Assess
+    const captures = lines.filter((l) => l.driftline === 'capture');
+    expect(captures.length).toBeGreaterThan(1);
+    expect(captures.flatMap((l) => (l.record as CaptureRecord).predictionIds)).toEqual(ids);
+    expect(captures[0]).toEqual({
+      level: 'INFO',
+      message: 'driftline capture',
+      timestamp: expect.any(String),
+      service: 'driftline-test',
+      sampling_rate: 0,
+      driftline: 'capture',
+      record: expect.objectContaining({ type: 'capture', time: record.time, model: record.model }),
+    });
+    expect(lines.find((l) => l.driftline === 'feedback')).toMatchObject({
+      message: 'driftline feedback',
+      record: {
+        type: 'feedback',
+        time: '2026-05-01T13:00:00.000Z',
+        feedback: [{ predictionId: ids[0], label: 'b' }],
+      },
+    });
+    expect(MAX_RECORD_BYTES).toBeLessThan(256 * 1024);
+  });
+});
+
+describe('PowertoolsServingMetrics', () => {
+  it('emits request metrics, errors by code and predicted classes as EMF', async () => {
+    const metrics = new Metrics({ namespace: 'DriftlineTest', serviceName: 'svc' });
+    const serving = new PowertoolsServingMetrics(metrics);
+    const { lines } = await stdoutJson(async () => {
+      serving.observe({
+        route: 'predict',
+        status: 400,
+        errorCode: 'invalid_request',
+        latencyMs: 2,
+        modelVersion: '4',
+      });
+      metrics.publishStoredMetrics();
+      serving.observe({
+        route: 'predict',
+        status: 200,
+        latencyMs: 3,
+        modelVersion: '4',
+        instances: 5,
+        unknownCategories: 1,
+        ignoredFields: 0,
+        classCounts: { stay: 3, churn: 2 },
+      });
+      metrics.publishStoredMetrics();
+    });
+    expect(lines.find((l) => l.Errors === 1)).toMatchObject({
+      service: 'svc',
+      route: 'predict',
+      code: 'invalid_request',
+    });
+    expect(
+      lines
+        .filter((l) => l.PredictedClass !== undefined)
+        .map((l) => [l.class, l.PredictedClass, l.modelVersion]),
+    ).toEqual([
+      ['stay', 3, '4'],
+      ['churn', 2, '4'],
+    ]);
+    expect(lines.filter((l) => l.Requests === 1).map((l) => [l.Latency, l.Instances ?? null])).toEqual([
+      [2, null],
+      [3, 5],
+    ]);
+  });
+});

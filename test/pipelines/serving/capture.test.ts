@@ -1,0 +1,124 @@
+/** Capture records in the local store: partitions, batching, flush on close, failures; record splitting. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FsObjectStore } from '../../../pipelines/local/fs-store.ts';
+import {
+  batchObjectName,
+  type CaptureRecord,
+  capturePrefix,
+  feedbackPrefix,
+  splitRecord,
+} from '../../../pipelines/serving/capture.ts';
+import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
+import { StoreCaptureSink } from '../../../pipelines/serving/store-capture-sink.ts';
+import type { ObjectStore } from '../../../pipelines/storage/object-store.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+function record(time: string, n: number, padding = ''): CaptureRecord {
+  const ids = Array.from({ length: n }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+  return {
+    type: 'capture',
+    time,
+    model: { version: 1, sha256: 'a'.repeat(64) },
+    predictionIds: ids,
+    instances: ids.map((_, i) => ({ age: i, city: `c${padding}` })),
+    predictions: ids.map((predictionId) => ({ predictionId, value: 1 })),
+  };
+}
+
+async function keys(store: ObjectStore, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const info of store.list(prefix)) out.push(info.key);
+  return out;
+}
+
+describe('capture keys', () => {
+  it('partitions by UTC hour (capture) and day (feedback); names sort by time', () => {
+    const time = new Date('2026-03-09T07:05:06.789Z');
+    expect(capturePrefix(time)).toBe('capture/2026/03/09/07/');
+    expect(feedbackPrefix(time)).toBe('feedback/2026/03/09/');
+    expect(batchObjectName(time, 'id')).toBe('20260309T070506789Z-id.jsonl');
+  });
+});
+
+describe('splitRecord', () => {
+  it('splits into records of the same shape, in order, each under the limit', () => {
+    const big = record('2026-01-01T00:00:00.000Z', 50, 'x'.repeat(200));
+    const parts = splitRecord(big, 3000);
+    expect(parts.length).toBeGreaterThan(1);
+    for (const part of parts) {
+      expect(JSON.stringify(part).length).toBeLessThanOrEqual(3000);
+      expect(part.instances.length).toBe(part.predictionIds.length);
+      expect(part.predictions.map((p) => p.predictionId)).toEqual(part.predictionIds);
+    }
+    expect(parts.flatMap((p) => p.predictionIds)).toEqual(big.predictionIds);
+    expect(splitRecord(big, 1_000_000)).toEqual([big]);
+  });
+});
+
+describe('StoreCaptureSink', () => {
+  it('writes JSON Lines objects per partition on each flush interval and on close', async () => {
+    // Prepare
+    const store = new FsObjectStore(await tempDir('driftline-capture-'));
+    const sink = new StoreCaptureSink(store, { flushIntervalMs: 50 });
+
+    // Act
+    sink.capture(record('2026-01-01T10:59:59.000Z', 2));
+    sink.capture(record('2026-01-01T11:00:00.000Z', 1));
+    sink.feedback({
+      type: 'feedback',
+      time: '2026-01-01T11:00:00.000Z',
+      feedback: [{ predictionId: 'p', label: 'a' }],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const afterTimer = await keys(store, '');
+    sink.capture(record('2026-01-01T11:30:00.000Z', 3));
+    await sink.close();
+    sink.capture(record('2026-01-01T11:30:00.000Z', 3)); // after close: dropped
+
+    // Assess
+    expect(afterTimer.map((k) => k.replace(/[^/]+$/, ''))).toEqual([
+      'capture/2026/01/01/10/',
+      'capture/2026/01/01/11/',
+      'feedback/2026/01/01/',
+    ]);
+    const hour11 = await keys(store, 'capture/2026/01/01/11/');
+    expect(hour11).toHaveLength(2);
+    for (const key of hour11) expect(key).toMatch(/\/\d{8}T\d{9}Z-[0-9a-f-]{36}\.jsonl$/);
+    const lines = (await Promise.all(hour11.map((k) => store.readBytes(k))))
+      .flatMap((o) => new TextDecoder().decode(o?.bytes).trim().split('\n'))
+      .map((line) => JSON.parse(line) as CaptureRecord);
+    expect(lines.map((r) => r.instances.length).sort()).toEqual([1, 3]);
+    const feedback = await keys(store, 'feedback/');
+    const text = await readFile(join(store.location, feedback[0] ?? ''), 'utf8');
+    expect(JSON.parse(text)).toEqual({
+      type: 'feedback',
+      time: '2026-01-01T11:00:00.000Z',
+      feedback: [{ predictionId: 'p', label: 'a' }],
+    });
+  });
+
+  it('re-queues records whose write failed, and logs it', async () => {
+    // Prepare
+    const inner = new FsObjectStore(await tempDir('driftline-capture-'));
+    let failures = 1;
+    const flaky: ObjectStore = Object.assign(Object.create(inner) as ObjectStore, {
+      putIfAbsent: async (key: string, body: Uint8Array) => {
+        if (failures-- > 0) throw new Error('disk full');
+        return inner.putIfAbsent(key, body);
+      },
+    });
+    const log = new MemoryServingLog();
+    const sink = new StoreCaptureSink(flaky, { flushIntervalMs: 60_000, log });
+    sink.capture(record('2026-01-01T10:00:00.000Z', 2));
+
+    // Act
+    await sink.flush();
+    await sink.close();
+
+    // Assess
+    expect(log.entries[0]).toMatchObject({ level: 'error', attributes: { records: 1, error: 'disk full' } });
+    expect(await keys(inner, 'capture/')).toHaveLength(1);
+  });
+});
