@@ -34,10 +34,13 @@ export function flightsSourceFile(): string {
 
 /**
  * Writes the demo CSV to `file`: `departure,hour,weekday,distance,origin,destination,delayed`.
+ * @param before only flights that departed before this ISO date (e.g. `2001-03-01`), when given
  * @returns the number of rows written
  */
-export async function writeFlightsCsv(file: string): Promise<number> {
-  const flights = JSON.parse(await readFile(flightsSourceFile(), 'utf8')) as VegaFlight[];
+export async function writeFlightsCsv(file: string, before?: string): Promise<number> {
+  const all = JSON.parse(await readFile(flightsSourceFile(), 'utf8')) as VegaFlight[];
+  const cutoff = before?.replaceAll('-', '/');
+  const flights = cutoff === undefined ? all : all.filter((f) => f.date < cutoff);
   const out = createWriteStream(file);
   out.write('departure,hour,weekday,distance,origin,destination,delayed\n');
   for (const f of flights) {
