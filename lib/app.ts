@@ -6,6 +6,7 @@ import { type App, type Environment, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { type DriftlineConfig, stageConfig } from '../pipelines/config/schema.ts';
 import { DataStack } from './data-stack.ts';
+import { InferenceStack } from './inference-stack.ts';
 import { parseStageName, stackName, stageTags } from './stage.ts';
 
 /** Options of {@link buildApp}. */
@@ -35,6 +36,8 @@ export interface DriftlineApp {
   readonly app: App;
   /** `Driftline-<stage>-Data`: the key and the data bucket. */
   readonly data: DataStack;
+  /** `Driftline-<stage>-Inference`: the HTTP API, the predict function and capture delivery. */
+  readonly inference: InferenceStack;
 }
 
 /**
@@ -55,10 +58,19 @@ export function buildApp(options: BuildAppOptions): DriftlineApp {
     description: `Driftline ${options.config.project.name} (${stage}): KMS key and versioned data bucket`,
     stageConfig: settings,
   });
+  const inference = new InferenceStack(app, stackName(stage, 'Inference'), {
+    ...common,
+    stackName: stackName(stage, 'Inference'),
+    description: `Driftline ${options.config.project.name} (${stage}): HTTP API, predict function, capture delivery`,
+    config: options.config,
+    stage,
+    dataBucket: data.bucket,
+    dataKey: data.key,
+  });
 
   // Stack-level tags (above) reach what CloudFormation tags at deploy time; these put the same tags on
   // every taggable resource in the template, where reviews and tests can see them.
   for (const [key, value] of Object.entries(tags)) Tags.of(app).add(key, value);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
-  return { app, data };
+  return { app, data, inference };
 }

@@ -19,6 +19,10 @@
  * and null mean the same to the model); `model.version` is `null` for a model served from a file.
  * A record too large for one log line is split by {@link splitRecord} into records of the same shape
  * over consecutive slices of the arrays.
+ *
+ * In AWS the records travel as log lines (`lambdas/shared/capture-log-sink.ts`) through a subscription
+ * filter and Firehose, which stores each whole line — the record sits in its `record` field — and
+ * files it by arrival hour. Readers therefore go through {@link recordOfLine}, which accepts both.
  */
 import { randomUUID } from 'node:crypto';
 import type { ApiPrediction } from '../model/predictions.ts';
@@ -119,4 +123,27 @@ export function splitRecord<T extends Sliceable>(record: T, maxBytes: number): T
     ...splitRecord(slice(record, 0, half) as T, maxBytes),
     ...splitRecord(slice(record, half, n) as T, maxBytes),
   ];
+}
+
+/**
+ * The capture or feedback record in one stored JSONL line: the record itself (local store), or the
+ * log line Firehose delivered in AWS with the record in its `record` field.
+ * @returns `undefined` for a line that holds neither
+ */
+export function recordOfLine(line: string): CaptureRecord | FeedbackRecord | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const candidate =
+    value !== null && typeof value === 'object' && 'record' in value
+      ? (value as { record: unknown }).record
+      : value;
+  if (candidate === null || typeof candidate !== 'object') return undefined;
+  const type = (candidate as { type?: unknown }).type;
+  return type === 'capture' || type === 'feedback'
+    ? (candidate as CaptureRecord | FeedbackRecord)
+    : undefined;
 }

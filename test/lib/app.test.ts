@@ -24,6 +24,14 @@ describe('buildApp', () => {
     expect(data.artifactId).toBe('Driftline-prod-Data');
   });
 
+  it('names the inference stack Driftline-<stage>-Inference, deployed after the data stack', () => {
+    const { data, inference } = buildStage('prod');
+
+    expect(inference.stackName).toBe('Driftline-prod-Inference');
+    expect(inference.artifactId).toBe('Driftline-prod-Inference');
+    expect(inference.dependencies).toContain(data);
+  });
+
   it('tags the stack and every taggable resource with project, stage and managed-by', () => {
     const { data, dataTemplate } = buildStage('prod');
 
@@ -79,10 +87,13 @@ describe('bin/app.ts', () => {
 
     const run = runApp({ ...CDK_JSON_CONTEXT, config, stage: 'prod' });
 
-    expect(run.stderr).toBe('');
+    // CDK announces each bundled asset on stderr; anything else there would be a warning or an error.
+    expect(run.stderr.replace(/^Bundling asset \S+\.\.\.\n/gm, '')).toBe('');
     expect(run.status).toBe(0);
     const manifest = JSON.parse(readFileSync(join(run.outdir, 'manifest.json'), 'utf8'));
-    expect(Object.keys(manifest.artifacts)).toContain('Driftline-prod-Data');
+    expect(Object.keys(manifest.artifacts)).toEqual(
+      expect.arrayContaining(['Driftline-prod-Data', 'Driftline-prod-Inference']),
+    );
   });
 
   it('prints an invalid config field and exits 2, without a stack trace', () => {

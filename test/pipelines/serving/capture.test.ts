@@ -8,6 +8,7 @@ import {
   type CaptureRecord,
   capturePrefix,
   feedbackPrefix,
+  recordOfLine,
   splitRecord,
 } from '../../../pipelines/serving/capture.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
@@ -120,5 +121,34 @@ describe('StoreCaptureSink', () => {
     // Assess
     expect(log.entries[0]).toMatchObject({ level: 'error', attributes: { records: 1, error: 'disk full' } });
     expect(await keys(inner, 'capture/')).toHaveLength(1);
+  });
+});
+
+describe('recordOfLine', () => {
+  const record = {
+    type: 'capture',
+    time: '2026-05-01T12:00:00.000Z',
+    model: { version: 1, sha256: 'a' },
+    predictionIds: [],
+    instances: [],
+    predictions: [],
+  };
+
+  it('reads a record stored locally and one delivered by Firehose inside its log line', () => {
+    expect(recordOfLine(JSON.stringify(record))).toEqual(record);
+    const logLine = { level: 'INFO', message: 'driftline capture', driftline: 'capture', record };
+    expect(recordOfLine(JSON.stringify(logLine))).toEqual(record);
+    expect(
+      recordOfLine(
+        JSON.stringify({ driftline: 'feedback', record: { type: 'feedback', time: 't', feedback: [] } }),
+      ),
+    ).toMatchObject({ type: 'feedback' });
+  });
+
+  it('ignores lines that hold no record', () => {
+    expect(recordOfLine('not json')).toBeUndefined();
+    expect(recordOfLine('{"type":"other"}')).toBeUndefined();
+    expect(recordOfLine('{"record":42}')).toBeUndefined();
+    expect(recordOfLine('null')).toBeUndefined();
   });
 });
