@@ -35,8 +35,12 @@ export interface GbdtTrainingInput {
 /** The most threads chosen by default: histogram building is memory-bound beyond a few cores. */
 export const MAX_THREADS = 4;
 
-/** Rows × active features from which worker threads pay for their start-up (about 40 ms). */
-export const PARALLEL_MIN_CELLS = 1_000_000;
+/**
+ * Rows × active features from which worker threads are used by default. Measured here: 1M × 50 trains
+ * about 1.45× faster on 2 free cores, while at 100k × 20 the gain is within noise: the serial parts
+ * (gradients, partitioning) and the worker's start-up (about 40 ms) eat it.
+ */
+export const PARALLEL_MIN_CELLS = 4_000_000;
 
 /** The thread count to train with: the caller's, or the default for this much data. */
 export function threadCount(
