@@ -1,12 +1,11 @@
 /**
- * Streaming CSV reading on csv-parse: the header is checked once (empty file, duplicate or blank
- * column names, a file that is not comma-separated), then rows are yielded one at a time with their
- * line number, so memory stays flat whatever the file size.
+ * Streaming CSV reading on the byte scanner (`csv-scan.ts`): the header is checked once (empty file,
+ * duplicate or blank column names, a file that is not comma-separated), then rows are yielded one at a
+ * time with their row number, so memory stays flat whatever the file size.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { CsvError, parse } from 'csv-parse';
 import { InputError } from '../errors.ts';
+import { CsvScanner, CsvSyntaxError, END, NEED_MORE, RECORD } from './csv-scan.ts';
 
 /** One data row: its cells in header order and the 1-based row number (header excluded). */
 export interface CsvRow {
@@ -56,35 +55,40 @@ function checkHeader(file: string, header: readonly string[]): void {
   });
 }
 
-function toInputError(file: string, error: unknown, header: readonly string[]): unknown {
-  if (!(error instanceof CsvError)) return error;
-  const lines = (error as CsvError & { lines?: number }).lines;
-  const at = lines === undefined ? '' : ` at line ${lines}`;
-  switch (error.code) {
-    case 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH': {
-      const record = (error as CsvError & { record?: unknown[] }).record;
-      const count = Array.isArray(record) ? record.length : 'a different number of';
-      return new InputError(`${file}${at}: the row has ${count} fields but the header has ${header.length}`, {
-        hint: 'Every row must have one value per header column; quote values that contain commas.',
-        cause: error,
-      });
-    }
-    case 'CSV_QUOTE_NOT_CLOSED':
-    case 'CSV_INVALID_CLOSING_QUOTE':
+/**
+ * The InputError for a structural problem found by the scanner, naming the file and the line; other
+ * errors pass through.
+ */
+export function csvInputError(file: string, error: unknown, header: readonly string[]): unknown {
+  if (!(error instanceof CsvSyntaxError)) return error;
+  const at = ` at line ${error.line}`;
+  switch (error.problem) {
+    case 'field-count':
+      return new InputError(
+        `${file}${at}: the row has ${error.count} fields but the header has ${header.length}`,
+        {
+          hint: 'Every row must have one value per header column; quote values that contain commas.',
+          cause: error,
+        },
+      );
+    case 'unclosed-quote':
+    case 'closing-quote':
       return new InputError(`${file}${at}: a quoted value is not closed properly`, {
         hint: 'Check the quotes on that line; a quote inside a value must be doubled ("").',
         cause: error,
       });
-    default:
-      return new InputError(`${file}${at}: ${error.message}`, { cause: error });
+    case 'opening-quote':
+      return new InputError(
+        `${file}${at}: a quote is found in field ${error.count}, after ${JSON.stringify(error.text)}, but the value is not quoted`,
+        {
+          hint: 'Put the whole value in quotes and double each quote inside it ("").',
+          cause: error,
+        },
+      );
   }
 }
 
-/**
- * Open a CSV file with a header line.
- * @throws NotFoundError when the file does not exist; InputError when it is empty or its header is bad
- */
-export async function openCsv(file: string): Promise<CsvFile> {
+async function checkFile(file: string): Promise<void> {
   try {
     const info = await stat(file);
     if (!info.isFile()) throw new InputError(`${file} is not a file`);
@@ -94,37 +98,64 @@ export async function openCsv(file: string): Promise<CsvFile> {
     }
     throw error;
   }
-  const parser = createReadStream(file).pipe(
-    parse({ bom: true, skip_empty_lines: true, relax_column_count: false, info: false }),
-  );
-  const iterator = parser[Symbol.asyncIterator]() as AsyncIterator<string[]>;
+}
+
+/** An opened CSV file for readers of bytes: its checked header and the scanner, after the header. */
+export interface CsvScan {
+  readonly header: readonly string[];
+  readonly scanner: CsvScanner;
+}
+
+/**
+ * Opens a CSV file and reads its header; the scanner is positioned on the first data row. The caller
+ * closes the scanner, and maps the scanner's errors with {@link csvInputError}.
+ * @throws InputError when the file does not exist, is empty or its header is bad
+ */
+export async function openCsvScan(file: string): Promise<CsvScan> {
+  await checkFile(file);
+  const scanner = await CsvScanner.open(file);
   let header: string[] = [];
   try {
-    const first = await iterator.next();
-    if (first.done === true) {
-      throw new InputError(`${file} is empty`, {
-        hint: 'The file needs a header line and at least one row.',
-      });
+    for (;;) {
+      const step = scanner.next();
+      if (step === RECORD) break;
+      if (step === END) {
+        throw new InputError(`${file} is empty`, {
+          hint: 'The file needs a header line and at least one row.',
+        });
+      }
+      await scanner.fill();
     }
-    header = first.value.map((name) => name.trim());
+    header = Array.from({ length: scanner.fieldCount }, (_, j) => scanner.text(j).trim());
     checkHeader(file, header);
   } catch (error) {
-    parser.destroy();
-    throw toInputError(file, error, header);
+    await scanner.close();
+    throw csvInputError(file, error, header);
   }
+  return { header, scanner };
+}
+
+/**
+ * Open a CSV file with a header line.
+ * @throws InputError when the file does not exist, is empty or its header is bad
+ */
+export async function openCsv(file: string): Promise<CsvFile> {
+  const { header, scanner } = await openCsvScan(file);
   async function* rows(): AsyncGenerator<CsvRow> {
     let row = 0;
     try {
-      while (true) {
-        const next = await iterator.next();
-        if (next.done === true) return;
-        row += 1;
-        yield { cells: next.value, row };
+      for (;;) {
+        const step = scanner.next();
+        if (step === RECORD) {
+          row += 1;
+          yield { cells: Array.from({ length: scanner.fieldCount }, (_, j) => scanner.text(j)), row };
+        } else if (step === NEED_MORE) await scanner.fill();
+        else return;
       }
     } catch (error) {
-      throw toInputError(file, error, header);
+      throw csvInputError(file, error, header);
     } finally {
-      parser.destroy();
+      await scanner.close();
     }
   }
   return { header, rows: rows() };

@@ -7,10 +7,9 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import { InputError } from '../errors.ts';
-import { openCsv } from './csv.ts';
+import { csvInputError, openCsvScan } from './csv.ts';
+import { type CsvScanner, NEED_MORE, RECORD } from './csv-scan.ts';
 
 /** The file formats Driftline reads, by extension. */
 export const DATA_FORMATS = {
@@ -33,6 +32,11 @@ export interface RecordSource {
   /** Columns the file has (JSON Lines: known only after reading, so this lists the requested ones). */
   readonly columns: readonly string[];
   readonly records: AsyncIterable<DataRecord>;
+  /**
+   * CSV only, for readers of bytes: the scanner on the first data row and the file's field of each
+   * requested column. A reader uses either this (and closes the scanner) or `records`.
+   */
+  readonly csv?: { readonly scanner: CsvScanner; readonly fields: readonly number[] };
 }
 
 /** The format of `file`, from its extension. */
@@ -71,13 +75,32 @@ function missingColumns(file: string, have: readonly string[], want: readonly st
 }
 
 async function openCsvRecords(file: string, wanted: readonly string[]): Promise<RecordSource> {
-  const csv = await openCsv(file);
-  missingColumns(file, csv.header, wanted);
-  const index = wanted.map((c) => csv.header.indexOf(c));
-  async function* records(): AsyncGenerator<DataRecord> {
-    for await (const { cells, row } of csv.rows) yield { row, values: index.map((i) => cells[i]) };
+  const { header, scanner } = await openCsvScan(file);
+  try {
+    missingColumns(file, header, wanted);
+  } catch (error) {
+    await scanner.close();
+    throw error;
   }
-  return { format: 'csv', columns: csv.header, records: records() };
+  const fields = wanted.map((c) => header.indexOf(c));
+  async function* records(): AsyncGenerator<DataRecord> {
+    let row = 0;
+    try {
+      for (;;) {
+        const step = scanner.next();
+        if (step === RECORD) {
+          row += 1;
+          yield { row, values: fields.map((j) => scanner.text(j)) };
+        } else if (step === NEED_MORE) await scanner.fill();
+        else return;
+      }
+    } catch (error) {
+      throw csvInputError(file, error, header);
+    } finally {
+      await scanner.close();
+    }
+  }
+  return { format: 'csv', columns: header, records: records(), csv: { scanner, fields } };
 }
 
 function openJsonlRecords(file: string, wanted: readonly string[]): RecordSource {
@@ -119,6 +142,10 @@ function openJsonlRecords(file: string, wanted: readonly string[]): RecordSource
 }
 
 async function openParquetRecords(file: string, wanted: readonly string[]): Promise<RecordSource> {
+  // Loaded on first use: the Parquet reader and its decompressors (WebAssembly) are sizeable, and most
+  // passes (every CSV one, on every thread) never need them.
+  const [{ asyncBufferFromFile, parquetMetadataAsync, parquetRead, parquetSchema }, { compressors }] =
+    await Promise.all([import('hyparquet'), import('hyparquet-compressors')]);
   const buffer = await asyncBufferFromFile(file);
   let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
   try {

@@ -4,15 +4,37 @@
  * Every value is checked against the config's feature schema on the way in, with errors that name the
  * row and column (`row 1043, column "distance": "abc" is not a number`). Nothing half-read is ever
  * returned: either the whole file is valid, or an InputError lists the first problems found.
+ *
+ * The rules live once: per value in `cell-rules.ts`, per row and per file in `row-check.ts`. Rows
+ * travel in batches of cells (`cell-batch.ts`): a CSV file's are read from its bytes (`csv-lane.ts`),
+ * JSON Lines' and Parquet's from their records through the same cell rules.
  */
 import type { DriftlineConfig, FeatureSpec, Task } from '../config/schema.ts';
-import { type ErrorDetail, InputError } from '../errors.ts';
 import type { RawColumn } from '../train/encoding.ts';
-import { isMissingCell, parseNumericCell } from './missing.ts';
-import { type DataFormat, openRecords } from './records.ts';
+import { CELL_VALUE, CellBatch } from './cell-batch.ts';
+import { categoricalCell, numericCell, timeCell } from './cell-rules.ts';
+import { csvInputError } from './csv.ts';
+import {
+  CsvCellReader,
+  categoryCaches,
+  FIELD_CATEGORY,
+  FIELD_NUMBER,
+  FIELD_SKIP,
+  FIELD_TIME,
+} from './csv-lane.ts';
+import { NEED_MORE, RECORD } from './csv-scan.ts';
+import { type DataFormat, openRecords, type RecordSource } from './records.ts';
+import { judgeFindings, type PassFindings, RowCheck, type ValidationSummary } from './row-check.ts';
 
-/** Stop reading after this many bad values: enough to see a pattern, bounded for a huge bad file. */
-const MAX_REPORTED_ERRORS = 20;
+export type { CellBatch } from './cell-batch.ts';
+export type { PassFindings, ValidationSummary } from './row-check.ts';
+
+/**
+ * Receives the valid rows of a pass a batch at a time: row r of `batch` is valid when `keep[r]` is 1.
+ * Feature j is slot j, the target slot `features.length`, the time slot `features.length + 1`; the
+ * batch is reused, so the consumer copies what it keeps.
+ */
+export type BatchConsumer = (batch: CellBatch, keep: Uint8Array) => void;
 
 /** The target column as read: class labels (as text) or numeric values; rows without one are dropped. */
 export type TargetColumn =
@@ -35,55 +57,6 @@ export interface DataTable {
 
 /** Whether the target column must be present. */
 export type TargetMode = 'required' | 'ignore';
-
-type Cell = { ok: true; value: number | string | null } | { ok: false; message: string };
-
-function show(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : String(value);
-}
-
-function isAbsent(value: unknown): boolean {
-  return value === null || value === undefined || (typeof value === 'string' && isMissingCell(value));
-}
-
-function numericCell(value: unknown): Cell {
-  if (isAbsent(value)) return { ok: true, value: null };
-  if (typeof value === 'number') {
-    if (Number.isNaN(value)) return { ok: true, value: null };
-    return Number.isFinite(value)
-      ? { ok: true, value }
-      : { ok: false, message: `${value} is not a finite number` };
-  }
-  if (typeof value === 'bigint') return { ok: true, value: Number(value) };
-  if (typeof value === 'string') {
-    const parsed = parseNumericCell(value);
-    return parsed === undefined
-      ? { ok: false, message: `${show(value)} is not a number` }
-      : { ok: true, value: parsed };
-  }
-  return { ok: false, message: `${show(value)} is not a number` };
-}
-
-function categoricalCell(value: unknown): Cell {
-  if (isAbsent(value)) return { ok: true, value: null };
-  if (typeof value === 'string') return { ok: true, value };
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
-    return { ok: true, value: String(value) };
-  }
-  return { ok: false, message: `${show(value)} is not a category (expected text)` };
-}
-
-function timeCell(value: unknown): Cell {
-  if (isAbsent(value)) return { ok: false, message: 'missing time value' };
-  if (value instanceof Date) return { ok: true, value: value.getTime() };
-  if (typeof value === 'number') return { ok: true, value };
-  if (typeof value === 'bigint') return { ok: true, value: Number(value) };
-  if (typeof value === 'string') {
-    const ms = Date.parse(value.trim().replace(/^(\d{4})\/(\d{2})\/(\d{2})/, '$1-$2-$3'));
-    if (!Number.isNaN(ms)) return { ok: true, value: ms };
-  }
-  return { ok: false, message: `${show(value)} is not a date or time` };
-}
 
 /** Growable Float64 storage (rows are not known up front when streaming). */
 class FloatColumn {
@@ -121,163 +94,212 @@ export function tableSchemaOf(config: DriftlineConfig): TableSchema {
   };
 }
 
-/** One validated row: per-feature values (number, string, or null when missing), label and time. */
-export interface ValidRow {
-  readonly row: number;
-  readonly values: readonly (number | string | null)[];
-  /** The target (regression: number; classification: text); only with target mode `required`. */
-  readonly label: number | string | null;
-  /** Milliseconds since the epoch; NaN without a time column. */
-  readonly time: number;
+/** What one pass reads: the features, the target, the time column. */
+interface PassPlan {
+  readonly schema: TableSchema;
+  readonly readTarget: boolean;
+  readonly readTime: boolean;
 }
 
-/** What a full validation pass saw. */
-export interface ValidationSummary {
+/** The CSV pass: batches read from the scanner's bytes. */
+async function csvPass(
+  file: string,
+  source: RecordSource & { csv: NonNullable<RecordSource['csv']> },
+  plan: PassPlan,
+  check: RowCheck,
+  batch: CellBatch,
+  onBatch: BatchConsumer,
+): Promise<void> {
+  const { scanner, fields } = source.csv;
+  const { schema, readTarget, readTime } = plan;
+  const n = schema.features.length;
+  const kinds: number[] = source.columns.map(() => FIELD_SKIP);
+  const slots: number[] = source.columns.map(() => -1);
+  const use = (field: number, kind: number, slot: number) => {
+    kinds[field] = kind;
+    slots[field] = slot;
+  };
+  schema.features.forEach((f, j) => {
+    use(fields[j] as number, f.type === 'numeric' ? FIELD_NUMBER : FIELD_CATEGORY, j);
+  });
+  if (readTarget) use(fields[n] as number, schema.task === 'regression' ? FIELD_NUMBER : FIELD_CATEGORY, n);
+  if (readTime) use(fields[readTarget ? n + 1 : n] as number, FIELD_TIME, n + 1);
+  const reader = new CsvCellReader(kinds, slots, batch.caches);
+  let row = 1;
+  // The records already in the buffer, in a plain loop, which V8 optimizes better than one that awaits.
+  const drain = (): number => {
+    for (;;) {
+      const step = reader.read(scanner, batch, row);
+      if (step !== RECORD) return step;
+      row += batch.count;
+      if (check.checkBatch(batch)) onBatch(batch, check.keep);
+      else if (check.stopped) return step;
+    }
+  };
+  try {
+    while (drain() === NEED_MORE) await scanner.fill();
+  } catch (error) {
+    throw csvInputError(file, error, source.columns);
+  } finally {
+    await scanner.close();
+  }
+}
+
+/** The pass over any other format: batches filled from the records' values by the cell rules. */
+async function recordPass(
+  source: RecordSource,
+  plan: PassPlan,
+  check: RowCheck,
+  batch: CellBatch,
+  onBatch: BatchConsumer,
+): Promise<void> {
+  const { schema, readTarget, readTime } = plan;
+  const features = schema.features;
+  const n = features.length;
+  const timeAt = readTarget ? n + 1 : n;
+  const capacity = batch.capacity;
+  const flush = (): boolean => {
+    if (batch.count === 0) return true;
+    if (check.checkBatch(batch)) onBatch(batch, check.keep);
+    return !check.stopped;
+  };
+  batch.reset(1);
+  for await (const record of source.records) {
+    const r = batch.count;
+    const values = record.values;
+    if (readTarget) {
+      const raw = values[n];
+      if (schema.task === 'regression') batch.setNumber(n * capacity + r, numericCell(raw));
+      else batch.setCategory(n * capacity + r, categoricalCell(raw));
+    }
+    if (readTime) batch.setNumber((n + 1) * capacity + r, timeCell(values[timeAt]));
+    for (let j = 0; j < n; j += 1) {
+      const raw = values[j];
+      if (features[j]?.type === 'numeric') batch.setNumber(j * capacity + r, numericCell(raw));
+      else batch.setCategory(j * capacity + r, categoricalCell(raw));
+    }
+    batch.count = r + 1;
+    if (batch.count === capacity) {
+      if (!flush()) return;
+      batch.reset(record.row + 1);
+    }
+  }
+  flush();
+}
+
+/** One pass over a file (see {@link checkRows}). */
+export interface RowPass {
   readonly format: DataFormat;
-  readonly rows: number;
-  readonly droppedRows: number;
+  /** Whether the schema names a time column and the file has it. */
   readonly hasTime: boolean;
-  /** Distinct classes of the target (classification with target `required`). */
-  readonly classes: readonly string[];
+  readonly findings: PassFindings;
+  /**
+   * What stopped the reading midway — a malformed record, a line that is not JSON — if anything:
+   * `judgeFindings` weighs it against the bad values found before it.
+   */
+  readonly failure?: unknown;
 }
 
 /**
- * Streams the validated rows of `file`, checking every value against `schema`. The generator throws at
- * the end of the pass (or once 20 bad values are found), so a consumer must not act on the rows until
- * the generator has returned its summary.
+ * The pass of {@link forEachValidBatch}, with what it found left to judge (`judgeFindings`): for
+ * callers that decide what to do with the rows before the verdict, such as the statistics of a push.
+ * @throws InputError for an absent column, an empty file or an unknown format
+ */
+export async function checkRows(
+  file: string,
+  schema: TableSchema,
+  target: TargetMode,
+  onBatch: BatchConsumer,
+): Promise<RowPass> {
+  const { features, timeColumn } = schema;
+  const readTarget = target === 'required';
+  const wanted = [...features.map((f) => f.name), ...(readTarget ? [schema.target] : [])];
+  const source = await openRecords(file, timeColumn === undefined ? wanted : [...wanted, timeColumn]);
+  const hasTime = timeColumn !== undefined && source.columns.includes(timeColumn);
+  const plan: PassPlan = { schema, readTarget, readTime: hasTime };
+  // The bytes of a CSV file are read field by field into one slot each; a field feeding two slots (a
+  // feature that is also the time column) is read through the records instead.
+  const used = source.csv?.fields ?? [];
+  const csv = new Set(used).size === used.length ? source.csv : undefined;
+  // Categorical slots get a cache of codes when the bytes are read; the records carry text.
+  const categorical = [
+    ...features.map((f) => f.type === 'categorical'),
+    readTarget && schema.task !== 'regression',
+    false,
+  ];
+  const batch = new CellBatch(
+    slotCount(features),
+    csv === undefined ? categorical.map(() => undefined) : categoryCaches(categorical),
+  );
+  const check = new RowCheck(
+    schema,
+    { readTarget, readTime: hasTime, timeColumn: timeColumn ?? '' },
+    batch.capacity,
+  );
+  const pass = { format: source.format, hasTime };
+  try {
+    if (csv !== undefined) await csvPass(file, { ...source, csv }, plan, check, batch, onBatch);
+    else await recordPass(source, plan, check, batch, onBatch);
+  } catch (failure) {
+    return { ...pass, findings: check.findings(), failure };
+  }
+  return { ...pass, findings: check.findings() };
+}
+
+/** Slots of a pass: the features, the target, the time column. */
+function slotCount(features: readonly FeatureSpec[]): number {
+  return features.length + 2;
+}
+
+/**
+ * Validates every row of `file` against `schema` and hands the valid rows to `onBatch`, a batch at a
+ * time — as long as no problem has been found. A consumer must not act on the rows until the promise
+ * resolves: it rejects at the end of the pass (or once 20 bad values are found).
  * @param target `required`: the target column must exist, rows with a missing target are dropped;
  *   `ignore`: the target is not read (scoring)
  * @throws InputError naming the row and column of each bad value (up to 20), an absent column, an empty
  *   file, a feature that is missing in every row, or a target with a single class
  */
-export async function* validRows(
+export async function forEachValidBatch(
   file: string,
   schema: TableSchema,
   target: TargetMode,
-): AsyncGenerator<ValidRow, ValidationSummary> {
-  const { features, task, timeColumn } = schema;
-  const targetName = schema.target;
-  const wanted = [...features.map((f) => f.name), ...(target === 'required' ? [targetName] : [])];
-  const source = await openRecords(file, timeColumn === undefined ? wanted : [...wanted, timeColumn]);
-  const hasTime = timeColumn !== undefined && source.columns.includes(timeColumn);
-  const missingCount = new Array<number>(features.length).fill(0);
-  const classes = new Set<string>();
-  const errors: ErrorDetail[] = [];
-  let rows = 0;
-  let dropped = 0;
-  const fail = (row: number, column: string, message: string) => {
-    errors.push({ path: `row ${row}, column "${column}"`, message });
-  };
-
-  for await (const record of source.records) {
-    // The target decides whether the row is used at all.
-    let label: string | number | null = null;
-    if (target === 'required') {
-      const raw = record.values[features.length];
-      const cell = task === 'regression' ? numericCell(raw) : categoricalCell(raw);
-      if (!cell.ok) fail(record.row, targetName, cell.message);
-      else if (cell.value === null) {
-        dropped += 1;
-        continue;
-      } else label = cell.value;
-    }
-    let rowTime = Number.NaN;
-    if (hasTime) {
-      const cell = timeCell(record.values[wanted.length]);
-      if (!cell.ok) fail(record.row, timeColumn, cell.message);
-      else rowTime = cell.value as number;
-    }
-    const values = features.map((f, j): number | string | null => {
-      const raw = record.values[j];
-      const cell = f.type === 'numeric' ? numericCell(raw) : categoricalCell(raw);
-      if (!cell.ok) {
-        fail(record.row, f.name, cell.message);
-        return null;
-      }
-      const value = cell.value;
-      if (value === null) {
-        missingCount[j] = (missingCount[j] ?? 0) + 1;
-        if (!f.nullable) fail(record.row, f.name, 'missing value, but the feature is not nullable');
-        return null;
-      }
-      if (typeof value === 'number') {
-        if (f.range?.min !== undefined && value < f.range.min) {
-          fail(record.row, f.name, `${value} is below the minimum ${f.range.min}`);
-        } else if (f.range?.max !== undefined && value > f.range.max) {
-          fail(record.row, f.name, `${value} is above the maximum ${f.range.max}`);
-        }
-      } else if (f.values !== undefined && !f.values.includes(value)) {
-        fail(
-          record.row,
-          f.name,
-          `${show(value)} is not one of the allowed values ${f.values.map(show).join(', ')}`,
-        );
-      }
-      return value;
-    });
-    if (errors.length >= MAX_REPORTED_ERRORS) break;
-    if (typeof label === 'string') classes.add(label);
-    rows += 1;
-    if (errors.length === 0) yield { row: record.row, values, label, time: rowTime };
-  }
-
-  if (errors.length > 0) {
-    const first = errors[0] as ErrorDetail;
-    const more =
-      errors.length > 1
-        ? ` (and ${errors.length - 1} more${errors.length >= MAX_REPORTED_ERRORS ? '; reading stopped' : ''})`
-        : '';
-    throw new InputError(`${file}: ${first.path}: ${first.message}${more}`, {
-      details: errors,
-      hint: 'fix the data, or the feature definitions in driftline.config.json',
-    });
-  }
-  if (rows === 0) {
-    throw new InputError(
-      dropped > 0 ? `${file}: every row is missing the target "${targetName}"` : `${file} has no data rows`,
-      { hint: 'the file needs at least one row with a value in every required column' },
-    );
-  }
-  features.forEach((f, j) => {
-    if (missingCount[j] === rows) {
-      throw new InputError(`${file}: feature "${f.name}" is missing in every row`, {
-        details: [{ path: `column "${f.name}"`, message: 'entirely missing' }],
-        hint: 'fill the column, or remove the feature from driftline.config.json',
-      });
-    }
-  });
-  if (target === 'required' && task !== 'regression' && classes.size < 2) {
-    throw new InputError(`${file}: the target "${targetName}" has a single class "${[...classes][0]}"`, {
-      hint: 'a classifier needs rows of at least two classes',
-    });
-  }
-  return { format: source.format, rows, droppedRows: dropped, hasTime, classes: [...classes].sort() };
+  onBatch: BatchConsumer,
+): Promise<ValidationSummary> {
+  const pass = await checkRows(file, schema, target, onBatch);
+  return judgeFindings(file, pass.format, pass.hasTime, target === 'required', schema, pass);
 }
 
 /**
  * Reads and validates `file` against `schema` (see {@link tableSchemaOf}) into memory, column-major.
- * @throws InputError as {@link validRows}
+ * @throws InputError as {@link forEachValidBatch}
  */
 export async function readTable(file: string, schema: TableSchema, target: TargetMode): Promise<DataTable> {
-  const numeric = schema.features.map((f) => (f.type === 'numeric' ? new FloatColumn() : undefined));
-  const text = schema.features.map((f) => (f.type === 'categorical' ? ([] as (string | null)[]) : undefined));
+  const { features } = schema;
+  const n = features.length;
+  const numeric = features.map((f) => (f.type === 'numeric' ? new FloatColumn() : undefined));
+  const text = features.map((f) => (f.type === 'categorical' ? ([] as (string | null)[]) : undefined));
   const classes: string[] = [];
   const values = new FloatColumn();
   const time = new FloatColumn();
-  const rows = validRows(file, schema, target);
-  let next = await rows.next();
-  while (next.done !== true) {
-    const row = next.value;
-    row.values.forEach((v, j) => {
-      numeric[j]?.push(v === null ? Number.NaN : (v as number));
-      text[j]?.push(v as string | null);
-    });
-    if (typeof row.label === 'number') values.push(row.label);
-    else if (typeof row.label === 'string') classes.push(row.label);
-    time.push(row.time);
-    next = await rows.next();
-  }
-  const summary = next.value;
+  const regression = schema.task === 'regression';
+  const summary = await forEachValidBatch(file, schema, target, (batch, keep) => {
+    const { capacity, numbers } = batch;
+    for (let r = 0; r < batch.count; r += 1) {
+      if (keep[r] === 0) continue;
+      for (let j = 0; j < n; j += 1) {
+        const cell = j * capacity + r;
+        numeric[j]?.push(numbers[cell] as number);
+        text[j]?.push(batch.status[cell] === CELL_VALUE ? batch.category(cell, j) : null);
+      }
+      if (target === 'required') {
+        const cell = n * capacity + r;
+        if (regression) values.push(numbers[cell] as number);
+        else classes.push(batch.category(cell, n) ?? '');
+      }
+      time.push(numbers[(n + 1) * capacity + r] as number);
+    }
+  });
   let targetColumn: TargetColumn | undefined;
   if (target === 'required') {
     targetColumn =

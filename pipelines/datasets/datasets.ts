@@ -2,25 +2,34 @@
  * Versioned datasets (the DVC idea, on the storage port): a version is the sha256 of the stored bytes,
  * immutable, with a manifest; tags (`latest` and user tags) are refs moved by compare-and-swap.
  *
- * A push validates every row against the config first and stores nothing for a bad file; the bytes are
+ * A push validates every row against the config and publishes nothing for a bad file; the bytes are
  * hashed before they are stored and re-checked while they are stored, so the key always names the
  * bytes behind it; pushing the same bytes again finds the version and writes nothing.
+ *
+ * The work of a push overlaps: a large file is hashed on a worker thread while it is validated (on
+ * this thread, and on a second worker when a core is free), and once the hash names the version the
+ * bytes are streamed to the store while validation goes on, hashed again on the worker on the way —
+ * the store only completes the object after the last chunk, which is held back until every row has
+ * passed and the second hash matches the first. A bad file thus leaves nothing behind but a discarded
+ * upload.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { DriftlineConfig } from '../config/schema.ts';
-import { type TableSchema, tableSchemaOf, validRows } from '../data/table.ts';
+import { dataFormatOf } from '../data/records.ts';
+import { type TableSchema, tableSchemaOf } from '../data/table.ts';
 import { ConflictError, IntegrityError, NotFoundError, UsageError } from '../errors.ts';
 import { featureSchemaHash } from '../onnx/metadata.ts';
 import { jsonBytes, readJson, updateJson } from '../storage/json.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
+import { validateWithStats, WORKER_MIN_BYTES } from './column-stats.ts';
+import { type RunningHash, Sha256Worker, sha256OfFile } from './file-hash.ts';
 import { datasetKeys, LATEST, NAME_PATTERN, VERSION_PATTERN } from './layout.ts';
 import type { DatasetManifest, ManifestColumn } from './manifest.ts';
-import { type ColumnAccumulator, columnAccumulator } from './stats.ts';
 
 /** What a ref holds. */
 export interface DatasetRef {
@@ -38,9 +47,6 @@ export interface PushResult {
   readonly tags: readonly string[];
 }
 
-/** Seed for the manifest samples: fixed, so the same bytes always give the same manifest statistics. */
-const STATS_SEED = 20_011;
-
 /** Checks a dataset or tag name (one path segment). */
 export function checkName(name: string, what: 'dataset' | 'tag'): void {
   if (!NAME_PATTERN.test(name) || (what === 'tag' && VERSION_PATTERN.test(name))) {
@@ -52,30 +58,58 @@ export function checkName(name: string, what: 'dataset' | 'tag'): void {
 
 /** sha256 (hex) of a file, streamed. */
 export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  return sha256OfFile(file);
+}
+
+/** Bytes read from the file per chunk handed to the store. */
+const STORE_CHUNK_BYTES = 4 << 20;
+
+/**
+ * The file's bytes for the store, hashed again on the way; the last chunk is held back until
+ * `validated` has resolved and the hash is known, and the stream fails instead of ending if the
+ * file changed since it was hashed or if validation failed — so a store never completes an object
+ * whose bytes differ from its key, or that belongs to a refused file.
+ */
+async function* gatedChunks(
+  file: string,
+  sha256: string,
+  hash: RunningHash,
+  validated: Promise<unknown>,
+): AsyncGenerator<Uint8Array> {
+  const handle = await open(file, 'r');
+  try {
+    let held: Uint8Array | undefined;
+    for (;;) {
+      // A fresh buffer per chunk: the store may keep a chunk after asking for the next.
+      const chunk = Buffer.allocUnsafeSlow(STORE_CHUNK_BYTES);
+      const { bytesRead } = await handle.read(chunk, 0, STORE_CHUNK_BYTES, null);
+      if (bytesRead === 0) break;
+      const bytes = chunk.subarray(0, bytesRead);
+      await hash.update(bytes);
+      if (held !== undefined) yield held;
+      held = bytes;
+    }
+    await validated;
+    if ((await hash.digest()) !== sha256) {
+      throw new IntegrityError(`${file} changed while it was being pushed`, {
+        hint: 'push it again once it is complete',
+      });
+    }
+    if (held !== undefined) yield held;
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
- * The file's bytes, hashed on the way; the last chunk is held back until the hash is known, and the
- * stream fails instead of ending if the file changed since it was hashed — so a store never completes
- * an object whose bytes differ from its key.
+ * Resolves with what `work` resolves to, but fails as soon as `guard` fails (and, when `work` fails,
+ * with `guard`'s error if it has one): validation errors are what a user needs to see.
  */
-async function* verifiedChunks(file: string, sha256: string): AsyncGenerator<Uint8Array> {
-  const hash = createHash('sha256');
-  let held: Uint8Array | undefined;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
-    if (held !== undefined) yield held;
-    held = chunk as Buffer;
-  }
-  if (hash.digest('hex') !== sha256) {
-    throw new IntegrityError(`${file} changed while it was being pushed`, {
-      hint: 'push it again once it is complete',
-    });
-  }
-  if (held !== undefined) yield held;
+function unlessFailed<T>(work: Promise<T>, guard: Promise<unknown>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    guard.catch(reject);
+    work.then(resolve, (error: unknown) => guard.then(() => reject(error), reject));
+  });
 }
 
 /** The canonical schema hash of a table schema: features with types, the target and the task. */
@@ -96,33 +130,6 @@ function manifestColumns(schema: TableSchema, hasTime: boolean): ManifestColumn[
       ? [{ name: schema.timeColumn, role: 'time' as const, type: 'datetime' as const }]
       : []),
   ];
-}
-
-/** One validation pass: every row checked, statistics accumulated, nothing kept in memory. */
-async function validateWithStats(file: string, schema: TableSchema) {
-  const accumulators: ColumnAccumulator[] = [
-    ...schema.features.map((f, j) => columnAccumulator(f.type, STATS_SEED, j)),
-    columnAccumulator(
-      schema.task === 'regression' ? 'numeric' : 'categorical',
-      STATS_SEED,
-      schema.features.length,
-    ),
-  ];
-  const rows = validRows(file, schema, 'required');
-  let next = await rows.next();
-  while (next.done !== true) {
-    const row = next.value;
-    row.values.forEach((v, j) => {
-      accumulators[j]?.add(v);
-    });
-    accumulators[schema.features.length]?.add(row.label);
-    next = await rows.next();
-  }
-  const names = [...schema.features.map((f) => f.name), schema.target];
-  return {
-    summary: next.value,
-    stats: Object.fromEntries(names.map((n, j) => [n, (accumulators[j] as ColumnAccumulator).finish()])),
-  };
 }
 
 /** Sets `tag` of dataset `name` to `version` (creating or moving it). */
@@ -148,47 +155,62 @@ export async function pushDataset(
   checkName(name, 'dataset');
   if (options.tag !== undefined) checkName(options.tag, 'tag');
   const schema = tableSchemaOf(config);
-  // Validation first: a bad file is refused before a single byte is stored.
-  const [sha256, { summary, stats }] = await Promise.all([sha256File(file), validateWithStats(file, schema)]);
-  const manifestKey = datasetKeys.manifest(name, sha256);
-  const tags = options.tag === undefined ? [] : [options.tag];
+  const size = (await stat(file).catch(() => undefined))?.size ?? 0;
+  const hasher = Sha256Worker.start(size >= WORKER_MIN_BYTES);
+  try {
+    // Validation reports a missing or unreadable file itself, with the right message.
+    const validation = validateWithStats(file, schema, { bytes: size });
+    validation.catch(() => undefined);
+    const sha256 = await unlessFailed(hasher.hashFile(file), validation);
+    const manifestKey = datasetKeys.manifest(name, sha256);
+    const tags = options.tag === undefined ? [] : [options.tag];
 
-  const existing = await readJson<DatasetManifest>(store, manifestKey);
-  if (existing !== undefined) {
+    const existing = await readJson<DatasetManifest>(store, manifestKey);
+    if (existing !== undefined) {
+      await validation;
+      for (const tag of tags) await setTag(store, name, tag, sha256);
+      return { name, version: sha256, status: 'unchanged', manifest: existing.value, tags };
+    }
+
+    const parent = (await readJson<DatasetRef>(store, datasetKeys.ref(name, LATEST)))?.value.version ?? null;
+    const format = dataFormatOf(file);
+    const dataKey = datasetKeys.data(name, sha256, format);
+    // The bytes go to the store while validation goes on; the store completes the object only once
+    // every row has passed (see gatedChunks). Data before manifest: a version is listed (by its
+    // manifest) only once its bytes are complete.
+    const stored = store.putIfAbsent(dataKey, gatedChunks(file, sha256, await hasher.begin(), validation));
+    const [validated, put] = await Promise.allSettled([validation, stored]);
+    if (validated.status === 'rejected') throw validated.reason;
+    if (put.status === 'rejected') throw put.reason;
+    const { summary, stats } = validated.value;
+    const manifest: DatasetManifest = {
+      manifestVersion: 1,
+      name,
+      version: sha256,
+      format: summary.format,
+      dataKey,
+      bytes: (await stat(file)).size,
+      rows: summary.rows,
+      droppedRows: summary.droppedRows,
+      task: schema.task,
+      columns: manifestColumns(schema, summary.hasTime),
+      schemaHash: datasetSchemaHash(schema),
+      stats,
+      sourceFile: basename(file),
+      createdAt: new Date().toISOString(),
+      parent,
+    };
+    const written = await store.putIfAbsent(manifestKey, jsonBytes(manifest));
+    const kept =
+      written.status === 'created'
+        ? manifest
+        : ((await readJson<DatasetManifest>(store, manifestKey))?.value ?? manifest);
+    await setTag(store, name, LATEST, sha256);
     for (const tag of tags) await setTag(store, name, tag, sha256);
-    return { name, version: sha256, status: 'unchanged', manifest: existing.value, tags };
+    return { name, version: sha256, status: 'created', manifest: kept, tags };
+  } finally {
+    hasher.stop();
   }
-
-  const parent = (await readJson<DatasetRef>(store, datasetKeys.ref(name, LATEST)))?.value.version ?? null;
-  const ext = summary.format === 'jsonl' ? 'jsonl' : summary.format;
-  const dataKey = datasetKeys.data(name, sha256, ext);
-  const manifest: DatasetManifest = {
-    manifestVersion: 1,
-    name,
-    version: sha256,
-    format: summary.format,
-    dataKey,
-    bytes: (await stat(file)).size,
-    rows: summary.rows,
-    droppedRows: summary.droppedRows,
-    task: schema.task,
-    columns: manifestColumns(schema, summary.hasTime),
-    schemaHash: datasetSchemaHash(schema),
-    stats,
-    sourceFile: basename(file),
-    createdAt: new Date().toISOString(),
-    parent,
-  };
-  // Data before manifest: a version is listed (by its manifest) only once its bytes are complete.
-  await store.putIfAbsent(dataKey, verifiedChunks(file, sha256));
-  const written = await store.putIfAbsent(manifestKey, jsonBytes(manifest));
-  const stored =
-    written.status === 'created'
-      ? manifest
-      : ((await readJson<DatasetManifest>(store, manifestKey))?.value ?? manifest);
-  await setTag(store, name, LATEST, sha256);
-  for (const tag of tags) await setTag(store, name, tag, sha256);
-  return { name, version: sha256, status: 'created', manifest: stored, tags };
 }
 
 /** Names of all datasets in the store. */

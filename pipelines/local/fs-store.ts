@@ -13,7 +13,13 @@ import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } fro
 import { dirname, join, resolve, sep } from 'node:path';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import { assertKeyPrefix, assertObjectKey, MAX_REF_BYTES, RESERVED_SEGMENT } from '../storage/object-key.ts';
-import type { ObjectBody, ObjectInfo, ObjectStore, PutIfAbsentResult } from '../storage/object-store.ts';
+import type {
+  ListedObject,
+  ObjectBody,
+  ObjectInfo,
+  ObjectStore,
+  PutIfAbsentResult,
+} from '../storage/object-store.ts';
 import { errorCode, RefLock } from './ref-lock.ts';
 
 /** Tuning of {@link FsObjectStore}; the defaults suit the CLI and tests. */
@@ -186,7 +192,7 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string): AsyncIterable<ListedObject> {
     assertKeyPrefix(prefix);
     // Start at the deepest folder the prefix fixes completely; its partial last segment filters.
     const cut = prefix.lastIndexOf('/');
@@ -199,7 +205,7 @@ export class FsObjectStore implements ObjectStore {
    * entries are sorted by name with `/` appended to folders, which is exactly the order of the full
    * keys, so nothing has to be collected beyond one folder listing.
    */
-  async *#walk(dirKey: string, prefix: string): AsyncGenerator<ObjectInfo> {
+  async *#walk(dirKey: string, prefix: string): AsyncGenerator<ListedObject> {
     let entries: { readonly name: string; readonly folder: boolean; readonly sortKey: Buffer }[];
     try {
       const dirents = await readdir(join(this.#root, ...dirKey.split('/')), { withFileTypes: true });
@@ -239,10 +245,23 @@ export class FsObjectStore implements ObjectStore {
     yield* this.#describe(batch);
   }
 
-  /** Heads a batch of keys concurrently and yields them in the given order. */
-  async *#describe(keys: readonly string[]): AsyncGenerator<ObjectInfo> {
-    const infos = await Promise.all(keys.map((key) => this.head(key)));
-    for (const info of infos) if (info !== undefined) yield info;
+  /**
+   * Stats a batch of keys concurrently and yields them in the given order. Only sizes: an etag may
+   * need the content hashed, and a listing must not read every object.
+   */
+  async *#describe(keys: readonly string[]): AsyncGenerator<ListedObject> {
+    const sizes = await Promise.all(
+      keys.map((key) =>
+        stat(this.#pathOf(key)).then(
+          (info) => (info.isFile() ? info.size : undefined),
+          () => undefined,
+        ),
+      ),
+    );
+    for (const [i, key] of keys.entries()) {
+      const size = sizes[i];
+      if (size !== undefined) yield { key, size };
+    }
   }
 
   #pathOf(key: string): string {
@@ -329,8 +348,8 @@ export class FsObjectStore implements ObjectStore {
     const temp = join(this.#staging, `${randomBytes(16).toString('hex')}.tmp`);
     const handle = await open(temp, 'wx');
     try {
-      // writeFile consumes an async iterable chunk by chunk: memory stays bounded by the chunk size.
-      await handle.writeFile(body);
+      if (body instanceof Uint8Array) await handle.writeFile(body);
+      else await writeFlushing(handle, body);
       await handle.sync();
     } catch (error) {
       await handle.close();
@@ -375,6 +394,29 @@ export class FsObjectStore implements ObjectStore {
       return new InputError(`object key ${key} is too long for the filesystem`, { cause: error });
     }
     return error;
+  }
+}
+
+/** Bytes written to a temp file between two flushes to the disk. */
+const FLUSH_EVERY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Writes a streamed body chunk by chunk (memory stays bounded by the chunk size), flushing the data to
+ * the disk every 64 MB: a large object then reaches the disk while its later chunks are still being
+ * produced, instead of all of it in the final fsync after the last one.
+ */
+async function writeFlushing(handle: FileHandle, body: AsyncIterable<Uint8Array>): Promise<void> {
+  let unflushed = 0;
+  for await (const chunk of body) {
+    for (let offset = 0; offset < chunk.byteLength; ) {
+      const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+      offset += bytesWritten;
+    }
+    unflushed += chunk.byteLength;
+    if (unflushed >= FLUSH_EVERY_BYTES) {
+      await handle.datasync();
+      unflushed = 0;
+    }
   }
 }
 

@@ -15,10 +15,14 @@
 /** A body to write: bytes, or a stream of byte chunks (read once). */
 export type ObjectBody = Uint8Array | AsyncIterable<Uint8Array>;
 
-/** What is known of a stored object without reading it. */
-export interface ObjectInfo {
+/** A listed object: its key and size (listing never reads content, so it stays cheap). */
+export interface ListedObject {
   readonly key: string;
   readonly size: number;
+}
+
+/** What is known of a stored object without reading it. */
+export interface ObjectInfo extends ListedObject {
   /** Opaque version tag of the current content, for compare-and-swap. */
   readonly etag: string;
 }
@@ -57,6 +61,6 @@ export interface ObjectStore {
    */
   putIfMatch(key: string, body: Uint8Array, expectedEtag: string | null): Promise<string>;
 
-  /** Every object whose key starts with `prefix`, in lexicographic key order. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Every object whose key starts with `prefix`, in lexicographic key order (no etags: see {@link head}). */
+  list(prefix: string): AsyncIterable<ListedObject>;
 }

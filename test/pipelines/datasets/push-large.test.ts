@@ -1,0 +1,100 @@
+/**
+ * A push of a file large enough for every part of the fast path: the hash on a worker thread, the
+ * columns shared with a second worker, the bytes streamed to the store while validation goes on.
+ * The manifest must hold exactly the reference statistics, and a file refused at its last row must
+ * leave nothing behind — no version, no staged upload.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../pipelines/config/load.ts';
+import { tableSchemaOf } from '../../../pipelines/data/table.ts';
+import { WORKER_MIN_BYTES } from '../../../pipelines/datasets/column-stats.ts';
+import { pushDataset } from '../../../pipelines/datasets/datasets.ts';
+import { Sha256Worker, sha256OfFile } from '../../../pipelines/datasets/file-hash.ts';
+import { InputError } from '../../../pipelines/errors.ts';
+import { FsObjectStore } from '../../../pipelines/local/fs-store.ts';
+import { RESERVED_SEGMENT } from '../../../pipelines/storage/object-key.ts';
+import { syntheticConfig } from '../../helpers/data-files.ts';
+import { writeCsv } from '../../helpers/push-csv-gen.ts';
+import { referenceStats, referenceValidate } from '../../helpers/push-reference.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+const config = parseConfig(syntheticConfig('binary'));
+let dir = '';
+let store: FsObjectStore;
+
+beforeEach(async () => {
+  dir = await tempDir('driftline-push-large-');
+  store = new FsObjectStore(join(dir, 'home'));
+});
+
+/** A CSV of the synthetic schema just over the size where the push shares its work. */
+function largeCsv(lastRow?: string): string {
+  const lines = ['age,income,city,plan,outcome'];
+  const cities = ['lisbon', 'porto', 'faro', 'NA', ''];
+  let bytes = 0;
+  for (let i = 0; bytes < WORKER_MIN_BYTES + (1 << 20); i += 1) {
+    const line = `${i % 7 === 0 ? '' : 20 + (i % 50)},${(1000 + ((i * 7919) % 50_000) / 100).toFixed(2)},${cities[i % 5]},${['basic', 'plus', 'pro'][i % 3]},${i % 3 === 0 ? 'churn' : 'stay'}`;
+    lines.push(line);
+    bytes += line.length + 1;
+  }
+  if (lastRow !== undefined) lines.push(lastRow);
+  return `${lines.join('\n')}\n`;
+}
+
+describe('a large push', () => {
+  it('stores the bytes under their hash, with exactly the reference statistics', async () => {
+    // Prepare
+    const file = await writeCsv(dir, 'large.csv', largeCsv());
+    const schema = tableSchemaOf(config);
+
+    // Act
+    const result = await pushDataset(store, config, file);
+
+    // Assess
+    const reference = await referenceValidate(file, schema);
+    if (!reference.ok) throw new Error('the reference refused the file');
+    expect(result.manifest.rows).toBe(reference.summary.rows);
+    expect(result.manifest.stats).toEqual(referenceStats(schema, reference.rows));
+    const stored = await readFile(join(dir, 'home', result.manifest.dataKey));
+    expect(createHash('sha256').update(stored).digest('hex')).toBe(result.version);
+    expect(result.version).toBe(await sha256OfFile(file));
+  }, 60_000);
+
+  it('refuses a file whose last row is bad, and leaves no version and no staged upload', async () => {
+    const file = await writeCsv(dir, 'bad-end.csv', largeCsv('30,lots,porto,pro,stay'));
+
+    const error = await pushDataset(store, config, file).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(InputError);
+    expect((error as InputError).message).toMatch(/column "income": "lots" is not a number$/);
+    const keys: string[] = [];
+    for await (const info of store.list('')) keys.push(info.key);
+    expect(keys).toEqual([]);
+    const staging = join(dir, 'home', RESERVED_SEGMENT, 'staging');
+    expect(await readdir(staging).catch(() => [])).toEqual([]);
+  }, 60_000);
+
+  it('hashes on a worker thread as on the calling thread: a file, then chunks through the ring', async () => {
+    const file = await writeCsv(dir, 'hash.csv', largeCsv());
+    const bytes = await readFile(file);
+    const hasher = Sha256Worker.start(true);
+    try {
+      expect(await hasher.hashFile(file)).toBe(await sha256OfFile(file));
+      const running = await hasher.begin();
+      // Chunks of every size: smaller than a slot, larger than the whole ring, empty.
+      const sizes = [1, 1000, 3 << 20, 0, 9 << 20, 12_345];
+      let at = 0;
+      for (let k = 0; at < bytes.length; k += 1) {
+        const size = sizes[k % sizes.length] as number;
+        await running.update(bytes.subarray(at, at + size));
+        at += size;
+      }
+      expect(await running.digest()).toBe(createHash('sha256').update(bytes).digest('hex'));
+    } finally {
+      hasher.stop();
+    }
+  }, 60_000);
+});
