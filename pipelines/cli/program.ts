@@ -1,26 +1,51 @@
 /**
  * The `driftline` command line: commander wiring only. Each command lives in `commands/` and calls
  * the logic in `pipelines/`; output and exit codes are decided in `output.ts`.
+ *
+ * Command modules are loaded on demand: a run registers only the command it names (all of them for
+ * help, a typo or no command), so `driftline data ls` does not pay for loading the trainers, the
+ * ONNX runtime or the server.
  */
 import { Command, CommanderError } from 'commander';
 import { UsageError } from '../errors.ts';
 import { DRIFTLINE_VERSION } from '../version.ts';
-import { registerConfigCommands } from './commands/config.ts';
-import { registerDataCommands } from './commands/data.ts';
-import { registerDemoCommand } from './commands/demo.ts';
-import { registerFitCommand } from './commands/fit.ts';
-import { registerInitCommand } from './commands/init.ts';
-import { registerModelsCommands } from './commands/models.ts';
-import { registerPredictCommand } from './commands/predict.ts';
-import { registerRunsCommands } from './commands/runs.ts';
-import { registerServeCommand } from './commands/serve.ts';
-import { registerTrainCommand } from './commands/train.ts';
 import { outputOptionsFromArgv } from './context.ts';
 import { type CliIo, processIo } from './io.ts';
 import { EXIT_OK, EXIT_USAGE, reportError } from './output.ts';
 
-/** Builds the full command tree, writing through `io`. */
-export function buildProgram(io: CliIo): Command {
+type Register = (program: Command, io: CliIo) => void;
+
+/** Every command, in help order, with the loader of its module. */
+const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
+  init: async () => (await import('./commands/init.ts')).registerInitCommand,
+  config: async () => (await import('./commands/config.ts')).registerConfigCommands,
+  data: async () => (await import('./commands/data.ts')).registerDataCommands,
+  fit: async () => (await import('./commands/fit.ts')).registerFitCommand,
+  predict: async () => (await import('./commands/predict.ts')).registerPredictCommand,
+  train: async () => (await import('./commands/train.ts')).registerTrainCommand,
+  runs: async () => (await import('./commands/runs.ts')).registerRunsCommands,
+  models: async () => (await import('./commands/models.ts')).registerModelsCommands,
+  serve: async () => (await import('./commands/serve.ts')).registerServeCommand,
+  demo: async () => (await import('./commands/demo.ts')).registerDemoCommand,
+};
+
+/** Global options that take a value (so the value is not mistaken for the command name). */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--config']);
+
+/** The command `argv` names, if it names a known one. */
+function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i += 1) {
+    const word = argv[i] as string;
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(word)) i += 1;
+    else if (!word.startsWith('-')) return Object.hasOwn(COMMANDS, word) ? word : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the command tree, writing through `io`: every command, only `only` when given, none for null.
+ */
+export async function buildProgram(io: CliIo, only?: string | null): Promise<Command> {
   const program = new Command('driftline')
     .description(
       'Driftline: versioned data, training, ONNX serving and drift monitoring — locally or on AWS.',
@@ -38,17 +63,10 @@ export function buildProgram(io: CliIo): Command {
     })
     .exitOverride()
     .showSuggestionAfterError(true);
-
-  registerInitCommand(program, io);
-  registerConfigCommands(program, io);
-  registerDataCommands(program, io);
-  registerFitCommand(program, io);
-  registerPredictCommand(program, io);
-  registerTrainCommand(program, io);
-  registerRunsCommands(program, io);
-  registerModelsCommands(program, io);
-  registerServeCommand(program, io);
-  registerDemoCommand(program, io);
+  // null: no command at all (`--version`).
+  const names = only === null ? [] : only === undefined ? Object.keys(COMMANDS) : [only];
+  const registers = await Promise.all(names.map((name) => (COMMANDS[name] as () => Promise<Register>)()));
+  for (const register of registers) register(program, io);
   return program;
 }
 
@@ -60,8 +78,10 @@ const INFORMATIONAL = new Set(['commander.helpDisplayed', 'commander.version', '
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const output = outputOptionsFromArgv(argv);
-  const program = buildProgram(io);
   try {
+    const named = commandOf(argv);
+    const versionOnly = named === undefined && (argv.includes('--version') || argv.includes('-V'));
+    const program = await buildProgram(io, versionOnly ? null : named);
     if (argv.length === 0) {
       program.outputHelp({ error: true });
       return EXIT_USAGE;

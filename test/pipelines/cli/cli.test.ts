@@ -33,7 +33,7 @@ describe('driftline CLI frame', () => {
   });
 
   it('every command has --help (exit 0) that lists --json', async () => {
-    const paths = commandPaths(buildProgram({ stdout: () => {}, stderr: () => {}, cwd: dir, env: {} }));
+    const paths = commandPaths(await buildProgram({ stdout: () => {}, stderr: () => {}, cwd: dir, env: {} }));
     expect(paths).toEqual(expect.arrayContaining([['init'], ['config', 'validate'], ['demo']]));
     for (const path of paths) {
       const result = await runDriftline([...path, '--help'], dir);
