@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { DriftlineConfig } from '../pipelines/config/schema.ts';
-import { pushDataset, setTag } from '../pipelines/datasets/datasets.ts';
+import { indexVersion, pushDataset, setTag } from '../pipelines/datasets/datasets.ts';
 import { datasetKeys, LATEST } from '../pipelines/datasets/layout.ts';
 import type { DatasetManifest } from '../pipelines/datasets/manifest.ts';
 import { FsObjectStore } from '../pipelines/local/fs-store.ts';
@@ -61,6 +61,8 @@ async function seedVersions(
     };
     await store.putIfAbsent(manifest.dataKey, bytes);
     await store.putIfAbsent(datasetKeys.manifest(name, version), jsonBytes(manifest));
+    // As a push does: record the version in the listing index.
+    await indexVersion(store, manifest);
   });
   await setTag(store, name, LATEST, versions[versions.length - 1] ?? first.version);
   return versions;

@@ -22,7 +22,7 @@ import { finished } from 'node:stream/promises';
 import type { DriftlineConfig } from '../config/schema.ts';
 import { dataFormatOf } from '../data/records.ts';
 import { type TableSchema, tableSchemaOf } from '../data/table.ts';
-import { ConflictError, IntegrityError, NotFoundError, UsageError } from '../errors.ts';
+import { ConflictError, InputError, IntegrityError, NotFoundError, UsageError } from '../errors.ts';
 import { featureSchemaHash } from '../onnx/metadata.ts';
 import { jsonBytes, readJson, updateJson } from '../storage/json.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
@@ -168,6 +168,8 @@ export async function pushDataset(
     const existing = await readJson<DatasetManifest>(store, manifestKey);
     if (existing !== undefined) {
       await validation;
+      // Repairs the index if the push that stored this version died before indexing it; else no write.
+      await indexVersion(store, existing.value);
       for (const tag of tags) await setTag(store, name, tag, sha256);
       return { name, version: sha256, status: 'unchanged', manifest: existing.value, tags };
     }
@@ -205,6 +207,7 @@ export async function pushDataset(
       written.status === 'created'
         ? manifest
         : ((await readJson<DatasetManifest>(store, manifestKey))?.value ?? manifest);
+    await indexVersion(store, kept);
     await setTag(store, name, LATEST, sha256);
     for (const tag of tags) await setTag(store, name, tag, sha256);
     return { name, version: sha256, status: 'created', manifest: kept, tags };
@@ -239,19 +242,74 @@ export async function listTags(store: ObjectStore, name: string): Promise<Record
   return tags;
 }
 
-/** Every version's manifest of dataset `name`, newest first. */
-export async function listVersions(store: ObjectStore, name: string): Promise<DatasetManifest[]> {
+/** What `data ls` shows of a version: the manifest without its statistics. */
+export interface VersionSummary {
+  readonly version: string;
+  readonly rows: number;
+  readonly bytes: number;
+  readonly format: DatasetManifest['format'];
+  readonly sourceFile: string;
+  readonly createdAt: string;
+  readonly parent: string | null;
+}
+
+/** `datasets/<name>/index.json`: summaries by version id. */
+interface DatasetIndex {
+  readonly versions: Readonly<Record<string, VersionSummary>>;
+}
+
+function summaryOf(m: DatasetManifest): VersionSummary {
+  return {
+    version: m.version,
+    rows: m.rows,
+    bytes: m.bytes,
+    format: m.format,
+    sourceFile: m.sourceFile,
+    createdAt: m.createdAt,
+    parent: m.parent,
+  };
+}
+
+/**
+ * Adds a version to the dataset's index (compare-and-swap). The index only speeds listing up: the
+ * manifests stay the truth, and {@link listVersions} reads any manifest the index lacks (a push that
+ * died between its manifest and its index entry, or an index grown past the size of a ref).
+ */
+export async function indexVersion(store: ObjectStore, manifest: DatasetManifest): Promise<void> {
+  try {
+    await updateJson<DatasetIndex>(store, datasetKeys.index(manifest.name), (current) =>
+      current?.versions[manifest.version] !== undefined
+        ? undefined
+        : { versions: { ...current?.versions, [manifest.version]: summaryOf(manifest) } },
+    );
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+  }
+}
+
+/** Every version of dataset `name`, newest first. */
+export async function listVersions(store: ObjectStore, name: string): Promise<VersionSummary[]> {
   const keys: string[] = [];
   for await (const info of store.list(datasetKeys.versions(name))) {
     if (info.key.endsWith('/manifest.json')) keys.push(info.key);
   }
-  const manifests: DatasetManifest[] = [];
-  // Bounded parallelism: fast on a local disk, and at most a few dozen requests in flight on S3.
-  for (let i = 0; i < keys.length; i += 64) {
-    const batch = await Promise.all(keys.slice(i, i + 64).map((k) => readJson<DatasetManifest>(store, k)));
-    for (const m of batch) if (m !== undefined) manifests.push(m.value);
+  const indexed = (await readJson<DatasetIndex>(store, datasetKeys.index(name)))?.value.versions ?? {};
+  const summaries: VersionSummary[] = [];
+  const unindexed: string[] = [];
+  for (const key of keys) {
+    const version = key.slice(datasetKeys.versions(name).length).split('/')[0] ?? '';
+    const summary = Object.hasOwn(indexed, version) ? indexed[version] : undefined;
+    if (summary !== undefined) summaries.push(summary);
+    else unindexed.push(key);
   }
-  return manifests.sort((a, b) =>
+  // Bounded parallelism: fast on a local disk, and at most a few dozen requests in flight on S3.
+  for (let i = 0; i < unindexed.length; i += 64) {
+    const batch = await Promise.all(
+      unindexed.slice(i, i + 64).map((k) => readJson<DatasetManifest>(store, k)),
+    );
+    for (const m of batch) if (m !== undefined) summaries.push(summaryOf(m.value));
+  }
+  return summaries.sort((a, b) =>
     a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.version < b.version ? -1 : 1,
   );
 }

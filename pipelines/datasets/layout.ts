@@ -11,6 +11,8 @@ export const datasetKeys = {
   version: (name: string, version: string) => `datasets/${name}/versions/${version}/`,
   data: (name: string, version: string, ext: string) => `datasets/${name}/versions/${version}/data.${ext}`,
   manifest: (name: string, version: string) => `datasets/${name}/versions/${version}/manifest.json`,
+  /** A summary of every version, so listing reads one document instead of every manifest. */
+  index: (name: string) => `datasets/${name}/index.json`,
   refs: (name: string) => `datasets/${name}/refs/`,
   ref: (name: string, tag: string) => `datasets/${name}/refs/${tag}`,
 };

@@ -58,6 +58,7 @@ describe('pushDataset', () => {
       tags: ['first'],
     });
     expect((await allKeys()).sort()).toEqual([
+      `datasets/synthetic-binary/index.json`,
       `datasets/synthetic-binary/refs/first`,
       `datasets/synthetic-binary/refs/latest`,
       `datasets/synthetic-binary/versions/${sha}/data.csv`,
@@ -109,6 +110,23 @@ describe('pushDataset', () => {
       a.version,
     ]);
     expect(await resolveVersion(store, 'synthetic-binary', 'latest')).toBe(b.version);
+  });
+
+  it('lists versions from the index, and a version the index lacks from its manifest', async () => {
+    const a = await pushDataset(store, config, await writeSyntheticCsv(dir, 'a.csv', 'binary', 200, 1));
+    expect(await readFile(join(dir, 'home', 'datasets/synthetic-binary/index.json'), 'utf8')).toContain(
+      a.version,
+    );
+    // A version whose push died after its manifest, before the index: still listed.
+    const orphan = { ...a.manifest, version: 'f'.repeat(64), createdAt: '2030-01-01T00:00:00.000Z' };
+    await store.putIfAbsent(
+      `datasets/synthetic-binary/versions/${orphan.version}/manifest.json`,
+      new TextEncoder().encode(JSON.stringify(orphan)),
+    );
+    expect((await listVersions(store, 'synthetic-binary')).map((v) => v.version)).toEqual([
+      orphan.version,
+      a.version,
+    ]);
   });
 
   it('refuses a bad file with the row and column named, and stores nothing', async () => {
