@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, InputError, NotFoundError } from '../../pipelines/errors.ts';
-import type { ListedObject, ObjectInfo, ObjectStore } from '../../pipelines/storage/object-store.ts';
+import type { ListedObject, ObjectStore } from '../../pipelines/storage/object-store.ts';
 
 /** What the suite needs to know about the backend under test. */
 export interface ContractBackend {
