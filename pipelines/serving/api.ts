@@ -17,15 +17,24 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DriftlineConfig } from '../config/schema.ts';
+import type { ScoredBatch } from '../model/onnx-model.ts';
 import { type ApiPrediction, apiPrediction, batchSize } from '../model/predictions.ts';
 import { type RawRow, type RawValue, rawValue } from '../model/raw.ts';
-import { onnxFeeds } from '../onnx/inputs.ts';
+import { type OnnxFeed, onnxFeeds } from '../onnx/inputs.ts';
 import { ApiError, errorResponse } from './api-error.ts';
 import type { CaptureSink } from './capture.ts';
-import { type ApiRequest, type ApiResponse, jsonResponse, MAX_BODY_BYTES, readJsonBody } from './http.ts';
+import {
+  type ApiRequest,
+  type ApiResponse,
+  jsonResponse,
+  jsonTextResponse,
+  MAX_BODY_BYTES,
+  readJsonBody,
+} from './http.ts';
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
 import type { LoadedModel, ModelSource } from './model-source.ts';
+import { predictBody } from './predict-body.ts';
 import { RequestValidator } from './validation.ts';
 
 /** What the API needs; every dependency is a port, so tests and the two runtimes wire their own. */
@@ -172,16 +181,17 @@ export class ServingApi {
     let unknownCategories: number;
     const model = lease.model;
     try {
-      unknownCategories = countUnknown(model, rows);
-      const scored = await model.onnx.run(onnxFeeds(model.onnx.features, rows));
+      const feeds = onnxFeeds(model.onnx.features, rows);
+      unknownCategories = countUnknown(model, feeds, rows);
+      const scored = await model.onnx.run(feeds);
       if (batchSize(scored) !== rows.length) {
         throw new Error(`the model returned ${batchSize(scored)} predictions for ${rows.length} instances`);
       }
+      checkFinite(scored, model.onnx.classes.length, rows.length);
       predictions = rows.map((_, i) => apiPrediction(scored, model.onnx.classes, i, randomUUID()));
     } finally {
       lease.release();
     }
-    checkFinite(predictions);
     const served = { version: model.version, sha256: model.sha256 };
     const captured = this.#random() < this.#config.api.captureSampleRate;
     if (captured) {
@@ -195,7 +205,7 @@ export class ServingApi {
       });
     }
     return {
-      response: jsonResponse(200, { predictions, model: served }),
+      response: jsonTextResponse(200, predictBody(predictions, model.onnx.classes, served)),
       ...this.#modelVersion(model),
       instances: rows.length,
       unknownCategories,
@@ -206,7 +216,17 @@ export class ServingApi {
   }
 
   /** The instance as monitoring reads it: every feature, in config order, missing as null. */
-  #capturedInstance(row: RawRow): Record<string, RawValue> {
+  #capturedInstance(row: RawRow): Readonly<Record<string, RawValue>> {
+    // A validated row holds only features, in config order, in a null-prototype object: when it has
+    // them all, it already is that record, and the per-instance copy is skipped.
+    let complete = true;
+    for (const name of this.#featureNames) {
+      if (rawValue(row, name) === undefined) {
+        complete = false;
+        break;
+      }
+    }
+    if (complete) return row;
     const out = Object.create(null) as Record<string, RawValue>;
     for (const name of this.#featureNames) out[name] = rawValue(row, name) ?? null;
     return out;
@@ -284,10 +304,23 @@ function describeError(error: unknown): Record<string, unknown> {
   return { message: String(error) };
 }
 
-/** Categorical values the model does not know (missing values are not unknown). */
-function countUnknown(model: LoadedModel, rows: readonly RawRow[]): number {
+/**
+ * Categorical values the model does not know (missing values are not unknown). Reads the string
+ * feeds, which hold each value as the model sees it (`""` when missing); `rows` only for a feature
+ * without one.
+ */
+function countUnknown(
+  model: LoadedModel,
+  feeds: Readonly<Record<string, OnnxFeed>>,
+  rows: readonly RawRow[],
+): number {
   let unknown = 0;
   for (const [feature, known] of model.knownCategories) {
+    const feed = Object.hasOwn(feeds, feature) ? feeds[feature] : undefined;
+    if (feed?.type === 'string') {
+      for (const text of feed.data) if (text !== '' && !known.has(text)) unknown += 1;
+      continue;
+    }
     for (const row of rows) {
       const value = rawValue(row, feature);
       if (value === null || value === undefined) continue;
@@ -301,19 +334,25 @@ function countUnknown(model: LoadedModel, rows: readonly RawRow[]): number {
 /**
  * Refuses to return a prediction that is not a finite number: JSON would turn it into `null`. Only
  * extreme inputs (near the float32 limits) can drive a model there, so it is the request's problem.
+ * Reads the scored arrays themselves (the values the predictions are made of), so the common case
+ * allocates nothing.
  */
-function checkFinite(predictions: readonly ApiPrediction[]): void {
+function checkFinite(scored: ScoredBatch, classCount: number, rows: number): void {
+  const values = scored.kind === 'values' ? scored.values : scored.probabilities;
+  const width = scored.kind === 'values' ? 1 : classCount;
   const details: { path: string; message: string }[] = [];
-  predictions.forEach((p, i) => {
-    const values = 'value' in p ? [p.value] : Object.values(p.probabilities);
-    if (!values.every(Number.isFinite)) {
-      details.push({
-        path: `instances[${i}]`,
-        message:
-          'the model cannot score this instance: its prediction is not a finite number (extreme values?)',
-      });
+  for (let i = 0; i < rows; i++) {
+    for (let c = 0; c < width; c++) {
+      if (!Number.isFinite(values[i * width + c])) {
+        details.push({
+          path: `instances[${i}]`,
+          message:
+            'the model cannot score this instance: its prediction is not a finite number (extreme values?)',
+        });
+        break;
+      }
     }
-  });
+  }
   if (details.length > 0)
     throw new ApiError('invalid_request', 'some instances cannot be scored', { details });
 }

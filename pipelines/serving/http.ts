@@ -141,3 +141,8 @@ export function jsonResponse(
 ): ApiResponse {
   return { status, headers: { ...RESPONSE_HEADERS, ...headers }, body: JSON.stringify(value) };
 }
+
+/** A response whose JSON text is already written (see `predict-body.ts`), with the standard headers. */
+export function jsonTextResponse(status: number, json: string): ApiResponse {
+  return { status, headers: { ...RESPONSE_HEADERS }, body: json };
+}

@@ -72,8 +72,12 @@ describe('StoreCaptureSink', () => {
       time: '2026-01-01T11:00:00.000Z',
       feedback: [{ predictionId: 'p', label: 'a' }],
     });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const afterTimer = await keys(store, '');
+    // The timer flushes within 50 ms; wait for it without assuming how fast a loaded machine is.
+    let afterTimer: string[] = [];
+    for (let waited = 0; waited < 10_000 && afterTimer.length < 3; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      afterTimer = await keys(store, '');
+    }
     sink.capture(record('2026-01-01T11:30:00.000Z', 3));
     await sink.close();
     sink.capture(record('2026-01-01T11:30:00.000Z', 3)); // after close: dropped

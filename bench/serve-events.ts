@@ -1,0 +1,68 @@
+/**
+ * Small pieces shared by the serving benchmark's parts: the API Gateway event and Lambda context of
+ * a `POST /predict`, a silent log, and an in-memory capture sink. Type-only imports, so the cold
+ * start child can load it without adding to what it measures.
+ */
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { CaptureRecord, CaptureSink, FeedbackRecord } from '../pipelines/serving/capture.ts';
+import type { ServingLog } from '../pipelines/serving/log.ts';
+
+/** A log that drops everything. */
+export const SILENT_LOG: ServingLog = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** Keeps the last record and a count: the capture work is done, nothing piles up in memory. */
+export class LastRecordCaptureSink implements CaptureSink {
+  captured = 0;
+  last: CaptureRecord | undefined;
+
+  capture(record: CaptureRecord): void {
+    this.captured += 1;
+    this.last = record;
+  }
+
+  feedback(_record: FeedbackRecord): void {}
+
+  async close(): Promise<void> {}
+}
+
+/** The proxy event API Gateway (REST, payload 1.0) hands the function for `POST /predict`. */
+export function predictEvent(body: string, requestId: string): APIGatewayProxyEvent {
+  return {
+    resource: '/{proxy+}',
+    path: '/predict',
+    httpMethod: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: '*/*',
+      Host: 'abc123.execute-api.eu-west-1.amazonaws.com',
+      'User-Agent': 'bench/1.0',
+      'X-Forwarded-For': '203.0.113.7',
+    },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { proxy: 'predict' },
+    stageVariables: null,
+    body,
+    isBase64Encoded: false,
+    requestContext: { requestId } as APIGatewayProxyEvent['requestContext'],
+  };
+}
+
+/** A Lambda context for a benchmark invocation. */
+export function benchContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'driftline-predict',
+    functionVersion: '1',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:driftline-predict',
+    memoryLimitInMB: '1024',
+    awsRequestId: 'bench',
+    logGroupName: '/aws/lambda/driftline-predict',
+    logStreamName: 'bench',
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * Part (a) of the serving benchmark: what the predict handler costs on top of the model itself.
+ *
+ * Both sides score the same instances with the same loaded session:
+ * - bare: `OnnxModel.run` on feeds built beforehand — onnxruntime and the tensor wrapping only;
+ * - handler: an API Gateway proxy event carrying the JSON body → `createHandler(...)` (middy, the
+ *   serving API: body checks, JSON.parse, zod validation, feeds, the same run, prediction ids,
+ *   capture record, JSON response), with capture kept in memory and no-op metrics and log.
+ * Iterations alternate between the two (in both orders), so drift of the machine hits both alike;
+ * the table takes medians after a warm-up.
+ */
+import { createHandler } from '../lambdas/predict/create-handler.ts';
+import type { DriftlineConfig } from '../pipelines/config/schema.ts';
+import type { RawRow } from '../pipelines/model/raw.ts';
+import { type OnnxFeed, onnxFeeds } from '../pipelines/onnx/inputs.ts';
+import { NoopServingMetrics } from '../pipelines/serving/metrics.ts';
+import { FixedModelSource } from '../pipelines/serving/model-source.ts';
+import { benchContext, LastRecordCaptureSink, predictEvent, SILENT_LOG } from './serve-events.ts';
+
+/** One batch size's result; times in microseconds. */
+export interface OverheadResult {
+  readonly batch: number;
+  readonly iterations: number;
+  readonly bareUs: number;
+  readonly handlerUs: number;
+  /**
+   * `JSON.parse` of the request body plus `JSON.stringify` of the response value, alone: the part of
+   * the overhead any JSON-over-HTTP handler pays, whatever it does in between.
+   */
+  readonly jsonUs: number;
+}
+
+/** The median of a list. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** How many timed iterations per batch size: about the same wall time for each. */
+function iterationsFor(batch: number): number {
+  if (batch <= 1) return 20_000;
+  if (batch <= 100) return 4_000;
+  return 600;
+}
+
+/**
+ * Measures bare run vs handler for each batch size on `rows` (held-out instances).
+ * @param scale multiplies the iteration counts (e.g. 0.2 for a quick look)
+ */
+export async function measureOverhead(
+  bytes: Uint8Array,
+  config: DriftlineConfig,
+  rows: readonly RawRow[],
+  batches: readonly number[],
+  scale = 1,
+): Promise<OverheadResult[]> {
+  const models = await FixedModelSource.create(bytes, 'bench-model.onnx', config, SILENT_LOG);
+  const capture = new LastRecordCaptureSink();
+  const handler = createHandler(
+    { config, models, capture, metrics: new NoopServingMetrics(), log: SILENT_LOG },
+    { log: SILENT_LOG },
+  );
+  const context = benchContext();
+  const loaded = models.loaded();
+  if (loaded === undefined) throw new Error('the model did not load');
+  const onnx = loaded.onnx;
+  const results: OverheadResult[] = [];
+  try {
+    for (const batch of batches) {
+      // A few different request bodies in rotation, as traffic would be; each side sees the same ones.
+      const variants = Array.from({ length: 8 }, (_, v) => {
+        const start = (v * batch) % Math.max(1, rows.length - batch);
+        const instances = rows.slice(start, start + batch);
+        return {
+          feeds: onnxFeeds(onnx.features, instances) as Readonly<Record<string, OnnxFeed>>,
+          event: predictEvent(JSON.stringify({ instances }), `bench-${batch}-${v}`),
+        };
+      });
+      const iterations = Math.max(50, Math.round(iterationsFor(batch) * scale));
+      const warmup = Math.max(20, Math.round(iterations / 5));
+      const bare: number[] = [];
+      const full: number[] = [];
+      let lastBody = '';
+      for (let i = 0; i < warmup + iterations; i++) {
+        const variant = variants[i % variants.length];
+        if (variant === undefined) throw new Error('no variant');
+        const timeBare = async (): Promise<number> => {
+          const t = performance.now();
+          await onnx.run(variant.feeds);
+          return performance.now() - t;
+        };
+        const timeHandler = async (): Promise<number> => {
+          const t = performance.now();
+          const result = await handler(variant.event, context);
+          const elapsed = performance.now() - t;
+          if (result.statusCode !== 200)
+            throw new Error(`the handler answered ${result.statusCode}: ${result.body}`);
+          lastBody = result.body;
+          return elapsed;
+        };
+        let b: number;
+        let h: number;
+        if (i % 2 === 0) {
+          b = await timeBare();
+          h = await timeHandler();
+        } else {
+          h = await timeHandler();
+          b = await timeBare();
+        }
+        if (i >= warmup) {
+          bare.push(b);
+          full.push(h);
+        }
+      }
+      // The response is written by hand (pipelines/serving/predict-body.ts): it must be exactly what
+      // JSON.stringify would give, which re-serialising the parsed text reproduces.
+      if (JSON.stringify(JSON.parse(lastBody)) !== lastBody) {
+        throw new Error('the /predict body differs from JSON.stringify of the same value');
+      }
+      const response: unknown = JSON.parse(lastBody);
+      const json: number[] = [];
+      for (let i = 0; i < iterations; i++) {
+        const body = variants[i % variants.length]?.event.body ?? '';
+        const t = performance.now();
+        JSON.parse(body);
+        JSON.stringify(response);
+        json.push(performance.now() - t);
+      }
+      results.push({
+        batch,
+        iterations,
+        bareUs: median(bare) * 1000,
+        handlerUs: median(full) * 1000,
+        jsonUs: median(json) * 1000,
+      });
+    }
+  } finally {
+    await models.close();
+  }
+  return results;
+}
