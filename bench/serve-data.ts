@@ -252,27 +252,3 @@ export async function testScores(bytes: Uint8Array, data: FlightsData): Promise<
     await model.release();
   }
 }
-
-/** Area under the ROC curve of `scores` for 0/1 `labels` (ties count half). */
-export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort(
-    (a, b) => (scores[a] as number) - (scores[b] as number),
-  );
-  let rankSum = 0;
-  let positives = 0;
-  for (let start = 0; start < order.length; ) {
-    let end = start;
-    const score = scores[order[start] as number] as number;
-    while (end < order.length && scores[order[end] as number] === score) end += 1;
-    const averageRank = (start + 1 + end) / 2;
-    for (let k = start; k < end; k++) {
-      if (labels[order[k] as number] === 1) {
-        rankSum += averageRank;
-        positives += 1;
-      }
-    }
-    start = end;
-  }
-  const negatives = order.length - positives;
-  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
-}

@@ -23,12 +23,14 @@
  *
  * Temporary files live in one folder under os.tmpdir(), removed at the end.
  */
+
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { table } from '../pipelines/cli/output.ts';
+import { rocAuc } from '../pipelines/evaluate/metrics.ts';
 import type { RawRow } from '../pipelines/model/raw.ts';
 import {
   bundleColdChild,
@@ -39,7 +41,6 @@ import {
   SOURCES,
 } from './serve-cold.ts';
 import {
-  auc,
   type BenchModel,
   benchConfig,
   benchConfigInput,
@@ -276,7 +277,7 @@ async function partC(
   const configFile = join(home, 'driftline.config.json');
   writeFileSync(configFile, JSON.stringify(benchConfigInput(), null, 2));
 
-  const driftlineAuc = auc(await testScores(model.bytes, data), data.testLabels);
+  const driftlineAuc = rocAuc(data.testLabels, await testScores(model.bytes, data));
   let xgb: { trees: number; nodes: number; bytes: number; seconds: number } | undefined;
   let xgbAuc: number | undefined;
   const xgbDir = join(dir, 'xgboost');
@@ -284,7 +285,7 @@ async function partC(
     writeXgboostInputs(xgbDir, data, model.params);
     xgb = JSON.parse(execFileSync(PYTHON, [XGBOOST_TRAINER, xgbDir], { encoding: 'utf8' })) as typeof xgb;
     const scores = new Float32Array(new Uint8Array(readFileSync(join(xgbDir, 'test-scores.f32'))).buffer);
-    xgbAuc = auc(scores, data.testLabels);
+    xgbAuc = rocAuc(data.testLabels, scores);
   }
 
   const sides: LoadSide[] = [];

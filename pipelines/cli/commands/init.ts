@@ -1,11 +1,12 @@
 /** `driftline init`: infer a config from a CSV file. */
-import { access, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { type InferredSchema, inferSchema } from '../../config/infer.ts';
 import { parseConfig } from '../../config/load.ts';
 import { TASKS, type Task } from '../../config/schema.ts';
 import { UsageError } from '../../errors.ts';
+import { exists } from '../../local/files.ts';
 import { commandContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { printResult, table } from '../output.ts';
@@ -16,15 +17,6 @@ interface InitOptions {
   task?: Task;
   name?: string;
   force?: boolean;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Text rendering of an inferred schema, shared with `driftline demo`. */
