@@ -4,6 +4,7 @@
  * be served) → drift baseline. Used by `driftline fit`, the training pipeline's Lambda and the local
  * state machine alike.
  */
+import { availableParallelism } from 'node:os';
 import type { DriftlineConfig } from '../config/schema.ts';
 import { splitRows } from '../data/split.ts';
 import type { DataTable } from '../data/table.ts';
@@ -168,7 +169,8 @@ export async function fitModel(
   const exportSeconds = seconds(exportStarted);
 
   const evaluateStarted = process.hrtime.bigint();
-  const served = await OnnxModel.load(onnx);
+  // The holdout is scored in a few big batches: every core helps.
+  const served = await OnnxModel.load(onnx, { intraOpThreads: availableParallelism() });
   let testScored: ScoredBatch;
   let validMetrics: Metrics;
   let testMetrics: Metrics;
