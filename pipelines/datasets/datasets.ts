@@ -8,10 +8,12 @@
  *
  * The work of a push overlaps: a large file is hashed on a worker thread while it is validated (on
  * this thread, and on a second worker when a core is free), and once the hash names the version the
- * bytes are streamed to the store while validation goes on, hashed again on the worker on the way —
- * the store only completes the object after the last chunk, which is held back until every row has
- * passed and the second hash matches the first. A bad file thus leaves nothing behind but a discarded
- * upload.
+ * bytes go to the store while validation goes on. A store that can copy a file itself (the filesystem
+ * store: a kernel copy) makes a private draft, the worker hashes the draft, and the draft is published
+ * only once that hash equals the version id and every row has passed. Otherwise (S3) the bytes are
+ * streamed, hashed again on the worker on the way, and the store completes the object only after the
+ * last chunk, which is held back until every row has passed and the second hash matches the first.
+ * A bad file thus leaves nothing behind but a discarded draft or upload.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -102,6 +104,26 @@ async function* gatedChunks(
 }
 
 /**
+ * The check of a store's draft copy of `file` (see ObjectStore.putFileIfAbsent): the copy must hash
+ * to the version id — so the key names the bytes stored, even if the file changed after it was
+ * hashed — and every row must have passed.
+ */
+async function checkDraft(
+  draft: string,
+  file: string,
+  sha256: string,
+  hasher: Sha256Worker,
+  validated: Promise<unknown>,
+): Promise<void> {
+  if ((await hasher.hashFile(draft)) !== sha256) {
+    throw new IntegrityError(`${file} changed while it was being pushed`, {
+      hint: 'push it again once it is complete',
+    });
+  }
+  await validated;
+}
+
+/**
  * Resolves with what `work` resolves to, but fails as soon as `guard` fails (and, when `work` fails,
  * with `guard`'s error if it has one): validation errors are what a user needs to see.
  */
@@ -180,7 +202,12 @@ export async function pushDataset(
     // The bytes go to the store while validation goes on; the store completes the object only once
     // every row has passed (see gatedChunks). Data before manifest: a version is listed (by its
     // manifest) only once its bytes are complete.
-    const stored = store.putIfAbsent(dataKey, gatedChunks(file, sha256, await hasher.begin(), validation));
+    const stored =
+      store.putFileIfAbsent === undefined
+        ? store.putIfAbsent(dataKey, gatedChunks(file, sha256, await hasher.begin(), validation))
+        : store.putFileIfAbsent(dataKey, file, (draft) =>
+            checkDraft(draft, file, sha256, hasher, validation),
+          );
     const [validated, put] = await Promise.allSettled([validation, stored]);
     if (validated.status === 'rejected') throw validated.reason;
     if (put.status === 'rejected') throw put.reason;

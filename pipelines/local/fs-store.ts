@@ -8,8 +8,19 @@
  * Internals (staging files, locks) live in `<root>/.driftline-store/`, a segment keys may not use.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { type BigIntStats, createReadStream, type Stats } from 'node:fs';
-import { type FileHandle, link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { type BigIntStats, constants, createReadStream, type Stats } from 'node:fs';
+import {
+  copyFile,
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  stat,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import { assertKeyPrefix, assertObjectKey, MAX_REF_BYTES, RESERVED_SEGMENT } from '../storage/object-key.ts';
@@ -119,20 +130,60 @@ export class FsObjectStore implements ObjectStore {
     await this.#prepareWrite();
     const temp = await this.#writeTemp(body);
     try {
-      await this.#makeParents(key, path);
-      try {
-        await link(temp, path);
-      } catch (error) {
-        if (errorCode(error) === 'EEXIST' && (await this.#objectExists(key, path))) {
-          return { status: 'exists' };
-        }
-        throw this.#writeError(key, error);
-      }
-      await fsyncDir(dirname(path));
-      return { status: 'created' };
+      return await this.#publish(key, path, temp);
     } finally {
       await unlink(temp).catch(ignoreMissing);
     }
+  }
+
+  /**
+   * {@link ObjectStore.putFileIfAbsent}: the draft is a kernel-side copy of `file` in the staging
+   * folder (`copyFile`: a copy-on-write clone where the filesystem has them, else copy_file_range —
+   * no bytes pass through this process), flushed to the disk while `check` runs.
+   */
+  async putFileIfAbsent(
+    key: string,
+    file: string,
+    check: (draft: string) => Promise<void>,
+  ): Promise<PutIfAbsentResult> {
+    const path = this.#pathOf(key);
+    if (await this.#objectExists(key, path)) return { status: 'exists' };
+    await this.#prepareWrite();
+    const temp = join(this.#staging, `${randomBytes(16).toString('hex')}.tmp`);
+    // A draft waiting on a long check is touched now and then, so no other writer sweeps it as stale.
+    const touch = setInterval(
+      () => {
+        const now = new Date();
+        utimes(temp, now, now).catch(() => undefined);
+      },
+      Math.max(1000, Math.floor(this.#staleTempMs / 3)),
+    );
+    touch.unref();
+    try {
+      await copyFile(file, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      const [checked, synced] = await Promise.allSettled([check(temp), syncFile(temp)]);
+      if (checked.status === 'rejected') throw checked.reason;
+      if (synced.status === 'rejected') throw synced.reason;
+      return await this.#publish(key, path, temp);
+    } finally {
+      clearInterval(touch);
+      await unlink(temp).catch(ignoreMissing);
+    }
+  }
+
+  /** Links a complete, fsynced temp file in as `key` unless it exists (link() never replaces). */
+  async #publish(key: string, path: string, temp: string): Promise<PutIfAbsentResult> {
+    await this.#makeParents(key, path);
+    try {
+      await link(temp, path);
+    } catch (error) {
+      if (errorCode(error) === 'EEXIST' && (await this.#objectExists(key, path))) {
+        return { status: 'exists' };
+      }
+      throw this.#writeError(key, error);
+    }
+    await fsyncDir(dirname(path));
+    return { status: 'created' };
   }
 
   async putIfMatch(key: string, body: Uint8Array, expectedEtag: string | null): Promise<string> {
@@ -455,6 +506,16 @@ function contentEtag(bytes: Uint8Array): string {
 
 function fileEtag(info: BigIntStats): string {
   return `file:${info.dev}-${info.ino}-${info.size}-${info.mtimeNs}`;
+}
+
+/** Flushes a file's data to the disk. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** fsync on a folder makes its new or renamed entries durable. */

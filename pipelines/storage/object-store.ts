@@ -52,6 +52,19 @@ export interface ObjectStore {
    * partial object visible: the key appears complete or not at all (also when the process dies).
    */
   putIfAbsent(key: string, body: ObjectBody): Promise<PutIfAbsentResult>;
+  /**
+   * Optional fast path of {@link putIfAbsent} for a local file, for stores that can copy a file more
+   * cheaply than by streaming it (the filesystem store: a kernel copy, or a copy-on-write clone). The
+   * store copies `file` into a private draft, calls `check(draft)` with the draft's path (to verify the
+   * copied bytes, or wait for other work), and publishes the draft under `key` only once `check`
+   * resolves; when it rejects, nothing is published and its error is thrown. Same guarantees as
+   * putIfAbsent otherwise. Callers fall back to putIfAbsent when a store lacks it.
+   */
+  putFileIfAbsent?(
+    key: string,
+    file: string,
+    check: (draft: string) => Promise<void>,
+  ): Promise<PutIfAbsentResult>;
 
   /**
    * Replaces a mutable ref by compare-and-swap.

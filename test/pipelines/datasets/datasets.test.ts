@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../pipelines/config/load.ts';
@@ -21,6 +21,7 @@ import {
   UsageError,
 } from '../../../pipelines/errors.ts';
 import { FsObjectStore } from '../../../pipelines/local/fs-store.ts';
+import type { ObjectStore } from '../../../pipelines/storage/object-store.ts';
 import { syntheticConfig, writeSyntheticCsv } from '../../helpers/data-files.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
@@ -138,6 +139,38 @@ describe('pushDataset', () => {
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).message).toMatch(/row 2, column "income": "lots" is not a number/);
     expect(await allKeys()).toEqual([]);
+  });
+
+  it('refuses a file that changed between its hash and its copy, and stores no data', async () => {
+    // Prepare: a store whose file copy first appends a row to the source, as a writer still busy with
+    // the file would.
+    const file = await writeSyntheticCsv(dir, 'growing.csv', 'binary', 200, 1);
+    const racing: ObjectStore = {
+      location: store.location,
+      head: (key) => store.head(key),
+      read: (key) => store.read(key),
+      readBytes: (key) => store.readBytes(key),
+      putIfAbsent: (key, body) => store.putIfAbsent(key, body),
+      putIfMatch: (key, body, etag) => store.putIfMatch(key, body, etag),
+      list: (prefix) => store.list(prefix),
+      putFileIfAbsent: async (key, source, check) => {
+        await appendFile(source, '44,1234.5,porto,pro,stay\n');
+        return store.putFileIfAbsent(key, source, check);
+      },
+    };
+    // Act
+    const error = await pushDataset(racing, config, file).catch((e: unknown) => e);
+    // Assess
+    expect(error).toBeInstanceOf(IntegrityError);
+    expect((error as IntegrityError).message).toBe(`${file} changed while it was being pushed`);
+    expect(await allKeys()).toEqual([]);
+    // Once the file is complete, it pushes.
+    const pushed = await pushDataset(store, config, file);
+    expect(pushed.version).toBe(
+      createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex'),
+    );
   });
 
   it('refuses bad dataset and tag names', async () => {

@@ -66,6 +66,54 @@ describe('FsObjectStore on disk', () => {
     expect(await store.readBytes('nest/a')).toBeUndefined();
   });
 
+  it('putFileIfAbsent copies a file into a draft, checks it, then publishes it', async () => {
+    // Prepare
+    const own = await tempDir('driftline-fs-file-');
+    const fresh = new FsObjectStore(join(own, 'home'));
+    const source = join(own, 'source.bin');
+    const bytes = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 31) % 251);
+    await writeFile(source, bytes);
+    const drafts: string[] = [];
+    // Act
+    const result = await fresh.putFileIfAbsent('data/x.bin', source, async (draft) => {
+      drafts.push(draft);
+      // The draft holds the file's bytes and is not visible at the key yet.
+      expect(new Uint8Array(await readFile(draft))).toEqual(bytes);
+      expect(await fresh.head('data/x.bin')).toBeUndefined();
+    });
+    // Assess
+    expect(result).toEqual({ status: 'created' });
+    expect(drafts).toHaveLength(1);
+    expect(drafts[0]?.startsWith(fresh.stagingFolder)).toBe(true);
+    expect(new Uint8Array(await readFile(join(own, 'home', 'data/x.bin')))).toEqual(bytes);
+    expect(await readdir(fresh.stagingFolder)).toEqual([]);
+    // A second call finds the key and neither copies nor checks.
+    let checked = false;
+    const again = await fresh.putFileIfAbsent('data/x.bin', source, async () => {
+      checked = true;
+    });
+    expect(again).toEqual({ status: 'exists' });
+    expect(checked).toBe(false);
+  });
+
+  it('putFileIfAbsent publishes nothing when the check fails, and throws its error', async () => {
+    const own = await tempDir('driftline-fs-file-');
+    const fresh = new FsObjectStore(join(own, 'home'));
+    const source = join(own, 'source.bin');
+    await writeFile(source, 'some bytes');
+    const refused = fresh.putFileIfAbsent('data/y.bin', source, async () => {
+      throw new ConflictError('not these bytes');
+    });
+    await expect(refused).rejects.toThrow('not these bytes');
+    expect(await fresh.head('data/y.bin')).toBeUndefined();
+    expect(await readdir(fresh.stagingFolder)).toEqual([]);
+    // A missing source file is the caller's error, and leaves nothing either.
+    await expect(
+      fresh.putFileIfAbsent('data/z.bin', join(own, 'absent.bin'), async () => {}),
+    ).rejects.toThrow(/ENOENT/);
+    expect(await readdir(fresh.stagingFolder)).toEqual([]);
+  });
+
   it('lists 1,200 keys in well under half a second', async () => {
     // Prepare: objects are plain files, so they are laid down directly (fsync per object is not timed here).
     const own = await tempDir('driftline-fs-list-');
