@@ -4,15 +4,20 @@
  *
  * Each server runs in its own process on 127.0.0.1 with a free port: the real CLI
  * (`bin/driftline.ts serve --model … --json`, one Node process, capture on as configured) and
- * `bench/serve-fastapi.py` (uvicorn's default single worker). autocannon runs in this process —
- * on a 2-core machine, one core generates load while the server under test has the other (the
- * other server is idle meanwhile). Both get the same request bodies (held-out instances, one per
+ * `bench/serve-fastapi.py` (uvicorn's default single worker). The load comes from wrk (Debian's
+ * `wrk`, C, one client thread) — on a 2-core machine, one core generates load while the server under
+ * test has the other (the other server is idle meanwhile); a client written in C leaves the server
+ * the whole of its core, where a Node one (autocannon, tried first) needed most of its own core to
+ * keep up. Both get the same request bodies (held-out instances, one per
  * request, rotated), the same warm-up and the same measured runs, taken in alternating rounds so a
  * burst of background load on the machine does not land on one side only; every server is stopped
  * at the end, also when something fails.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DRIFTLINE_BIN = fileURLToPath(new URL('../bin/driftline.ts', import.meta.url));
@@ -21,43 +26,23 @@ const FASTAPI_SERVER = fileURLToPath(new URL('./serve-fastapi.py', import.meta.u
 /** The one Python interpreter that sees Debian's packages (a pyenv one may come first on PATH). */
 export const PYTHON = '/usr/bin/python3';
 
-/** The parts of an autocannon histogram the benchmark reads. */
-interface Histogram {
-  readonly average: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
+/** The Lua script that rotates the request bodies and prints wrk's summary as one JSON line. */
+const WRK_SCRIPT = fileURLToPath(new URL('./serve-wrk.lua', import.meta.url));
+
+/** What `serve-wrk.lua` prints when a run is done. */
+interface WrkSummary {
+  readonly requests: number;
+  readonly duration_us: number;
+  readonly connect: number;
+  readonly read: number;
+  readonly write: number;
+  /** Responses with a status of 400 or more. */
+  readonly status: number;
+  readonly timeout: number;
+  readonly p50_us: number;
+  readonly p99_us: number;
+  readonly max_us: number;
 }
-
-/** The parts of autocannon's result the benchmark reads. */
-interface AutocannonResult {
-  readonly requests: Histogram;
-  readonly latency: Histogram;
-  readonly duration: number;
-  readonly errors: number;
-  readonly timeouts: number;
-  readonly non2xx: number;
-  readonly '2xx': number;
-}
-
-interface AutocannonClient {
-  setRequests(requests: readonly AutocannonRequest[]): void;
-}
-
-interface AutocannonRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-}
-
-type Autocannon = (
-  options: Record<string, unknown>,
-  done: (error: Error | null, result: AutocannonResult) => void,
-) => unknown;
-
-// autocannon is CommonJS without type declarations; the interfaces above describe what is used.
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 /** One measured run. */
 export interface LoadResult {
@@ -231,37 +216,49 @@ export async function waitReady(server: BenchServer, body: string, timeoutMs = 3
   throw new Error(`${server.name} is not answering /predict: ${last}`);
 }
 
-function fire(
+/** The wrk binary (Debian package `wrk`). */
+export const WRK = '/usr/bin/wrk';
+
+/**
+ * One wrk run: one client thread, `connections` keep-alive connections, each request the next body of
+ * the rotation (`serve-wrk.lua`).
+ */
+async function fire(
   url: string,
   bodies: readonly string[],
   connections: number,
   seconds: number,
-): Promise<AutocannonResult> {
-  const requests: AutocannonRequest[] = bodies.map((body) => ({
-    method: 'POST',
-    path: '/predict',
-    headers: { 'content-type': 'application/json' },
-    body,
-  }));
-  let client = 0;
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections,
-        duration: seconds,
-        pipelining: 1,
-        timeout: 10,
-        requests,
-        // Each connection starts at another body, so the server never sees them in lockstep.
-        setupClient: (c: AutocannonClient) => {
-          const offset = (client++ * 7) % requests.length;
-          c.setRequests([...requests.slice(offset), ...requests.slice(0, offset)]);
-        },
-      },
-      (error, result) => (error === null ? resolve(result) : reject(error)),
-    );
-  });
+): Promise<WrkSummary> {
+  const dir = await mkdtemp(join(tmpdir(), 'driftline-wrk-'));
+  try {
+    const bodiesFile = join(dir, 'bodies.txt');
+    // One body per line: the bodies are single-line JSON.
+    writeFileSync(bodiesFile, `${bodies.join('\n')}\n`);
+    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', WRK_SCRIPT, url];
+    const child = spawn(WRK, args, {
+      env: { ...process.env, BODIES: bodiesFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+    });
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', resolve);
+    });
+    const line = out.split('\n').find((l) => l.startsWith('{"requests"'));
+    if (code !== 0 || line === undefined) {
+      throw new Error(`wrk failed (exit ${code}): ${(err || out).trim().slice(0, 2000)}`);
+    }
+    return JSON.parse(line) as WrkSummary;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** A warm-up run, discarded. */
@@ -280,16 +277,15 @@ export async function measureLoad(
   settings: LoadSettings,
 ): Promise<LoadResult> {
   const r = await fire(server.url, bodies, settings.connections, settings.seconds);
+  const errors = r.connect + r.read + r.write;
   return {
-    // Responses over the measured time (autocannon's own average is over 1 s samples, which a short
-    // last sample pulls down).
-    requestsPerSecond: (r['2xx'] + r.non2xx) / r.duration,
-    p50Ms: r.latency.p50,
-    p99Ms: r.latency.p99,
-    maxMs: r.latency.max,
-    ok: r['2xx'],
-    errors: r.errors,
-    non2xx: r.non2xx,
-    timeouts: r.timeouts,
+    requestsPerSecond: r.requests / (r.duration_us / 1e6),
+    p50Ms: r.p50_us / 1000,
+    p99Ms: r.p99_us / 1000,
+    maxMs: r.max_us / 1000,
+    ok: r.requests - r.status,
+    errors,
+    non2xx: r.status,
+    timeouts: r.timeout,
   };
 }

@@ -6,14 +6,14 @@
  * (b) Cold start — spawn of a fresh Node process → its answer to the first `/predict` (champion
  *     pointer, sha256 check, session, request), for a ~1 MB and a ~20 MB model; with the in-process
  *     breakdown.
- * (c) `driftline serve` under load (autocannon, 50 connections) against FastAPI + uvicorn serving
+ * (c) `driftline serve` under load (wrk, 50 connections) against FastAPI + uvicorn serving
  *     an XGBoost model of the same size trained on the same rows.
  *
  * Data: 200 000 real flights (vega-datasets' flights-3m, every 15th row; see `serve-data.ts`), models
  * trained here with Driftline's GBDT trainer and exported with `exportOnnx`; XGBoost 1.7 trains on the
- * same encoded matrix. Needs `apt-get install -y --no-install-recommends python3-fastapi
+ * same encoded matrix. Needs `apt-get install -y --no-install-recommends wrk python3-fastapi
  * python3-uvicorn python3-xgboost` (and, for uvicorn's fast paths, python3-uvloop python3-httptools);
- * without Python the FastAPI column is skipped.
+ * without Python the FastAPI column is skipped; without wrk, part (c) stops with how to install it.
  *
  * Usage: node bench/serve.ts [--quick] [--seconds N] [--parts abc]
  *   --quick      fewer iterations, no 20 MB model, 5 s load rounds (a smoke run; numbers are rougher)
@@ -59,6 +59,7 @@ import {
   startDriftline,
   startFastapi,
   stopServer,
+  WRK,
   waitReady,
   warmUp,
 } from './serve-load.ts';
@@ -267,6 +268,9 @@ async function partC(
   seconds: number,
   python: boolean,
 ): Promise<void> {
+  if (!existsSync(WRK)) {
+    throw new Error(`part (c) needs wrk: apt-get install -y --no-install-recommends wrk (${WRK} not found)`);
+  }
   const settings = { connections: 50, warmupSeconds: 2, seconds };
   const rounds = 3;
   const bodies = data.testRows.slice(0, 500).map((row) => JSON.stringify({ instances: [row] }));
@@ -319,7 +323,7 @@ async function partC(
   }
 
   console.log(
-    `\n(c) Under load — autocannon, ${settings.connections} connections, batch-1 POST /predict, 500 held-out instances rotated;\n` +
+    `\n(c) Under load — wrk (1 thread), ${settings.connections} connections, batch-1 POST /predict, 500 held-out instances rotated;\n` +
       `${settings.warmupSeconds} s warm-up each, then ${rounds} rounds of ${settings.seconds} s per server, alternating; medians of the rounds\n`,
   );
   const results = sides.map((side) => combine(side.rounds));
@@ -404,8 +408,9 @@ async function partC(
   }
   for (const side of sides) console.log(`${side.name}: ${side.detail}`);
   console.log(
-    'Both servers are one process on a 2-core machine, with autocannon on the other core. driftline serve runs as\n' +
-      'shipped: validation, capture sampled at the config default (1.0) and written to $DRIFTLINE_HOME every second.\n' +
+    'Both servers are one process on a 2-core machine, with wrk on the other core. driftline serve runs as\n' +
+      'shipped: validation, capture sampled at the config default (1.0) and written to $DRIFTLINE_HOME every second,\n' +
+      'requests waiting for the model at the same moment scored together in one run (dynamic batching).\n' +
       'FastAPI: pydantic request model, categories mapped with the training codes, Booster.inplace_predict, nthread=1,\n' +
       'async endpoint, access log off — its fastest setup of those tried (a sync `def` endpoint and nthread=2 were slower).',
   );

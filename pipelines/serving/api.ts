@@ -17,11 +17,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DriftlineConfig } from '../config/schema.ts';
-import type { ScoredBatch } from '../model/onnx-model.ts';
+import type { OnnxModel, ScoredBatch } from '../model/onnx-model.ts';
 import { type ApiPrediction, apiPrediction, batchSize } from '../model/predictions.ts';
 import { type RawRow, type RawValue, rawValue } from '../model/raw.ts';
 import { type OnnxFeed, onnxFeeds } from '../onnx/inputs.ts';
 import { ApiError, errorResponse } from './api-error.ts';
+import { BatchingRunner } from './batching.ts';
 import type { CaptureSink } from './capture.ts';
 import {
   type ApiRequest,
@@ -79,6 +80,7 @@ export class ServingApi {
   readonly #maxBodyBytes: number;
   readonly #validator: RequestValidator;
   readonly #featureNames: readonly string[];
+  readonly #runners = new WeakMap<OnnxModel, BatchingRunner>();
 
   constructor(options: ServingApiOptions) {
     this.#config = options.config;
@@ -183,7 +185,7 @@ export class ServingApi {
     try {
       const feeds = onnxFeeds(model.onnx.features, rows);
       unknownCategories = countUnknown(model, feeds, rows);
-      const scored = await model.onnx.run(feeds);
+      const scored = await this.#runnerOf(model.onnx).run(feeds, rows.length);
       if (batchSize(scored) !== rows.length) {
         throw new Error(`the model returned ${batchSize(scored)} predictions for ${rows.length} instances`);
       }
@@ -213,6 +215,16 @@ export class ServingApi {
       captured,
       ...summarise(predictions),
     };
+  }
+
+  /** The batching runner of a loaded model (one per model; dropped with it). */
+  #runnerOf(onnx: OnnxModel): BatchingRunner {
+    let runner = this.#runners.get(onnx);
+    if (runner === undefined) {
+      runner = new BatchingRunner(onnx, this.#config.api.maxInstances);
+      this.#runners.set(onnx, runner);
+    }
+    return runner;
   }
 
   /** The instance as monitoring reads it: every feature, in config order, missing as null. */

@@ -116,6 +116,38 @@ describe('driftline serve', () => {
     }
   });
 
+  it('concurrent requests get the same predictions as when sent one at a time', async () => {
+    // Prepare: requests of 1 to 5 instances, some with missing or unknown values.
+    const rows = [
+      instance,
+      { income: 1, plan: 'basic' },
+      { age: 80, income: 5000, city: 'atlantis', plan: 'plus' },
+      { age: null, income: 20, city: null, plan: 'pro' },
+      { age: 41.5, income: 700.25, city: 'porto', plan: 'basic' },
+    ];
+    const bodies = Array.from({ length: 40 }, (_, i) => ({
+      instances: Array.from({ length: (i % 5) + 1 }, (_, j) => rows[(i + j) % rows.length]),
+    }));
+    const scores = (json: unknown) =>
+      (json as { predictions: { label: string; probabilities: unknown }[] }).predictions.map((p) => [
+        p.label,
+        p.probabilities,
+      ]);
+    const alone = [];
+    for (const body of bodies) alone.push(await call(main.server.url, { path: '/predict', body }));
+    // Act
+    const together = await Promise.all(
+      bodies.map((body) => call(main.server.url, { path: '/predict', body })),
+    );
+    // Assess
+    expect(together.map((r) => r.status)).toEqual(bodies.map(() => 200));
+    expect(together.map((r) => scores(r.json))).toEqual(alone.map((r) => scores(r.json)));
+    const ids = together.flatMap((r) =>
+      (r.json as { predictions: { predictionId: string }[] }).predictions.map((p) => p.predictionId),
+    );
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('400: invalid features, every offending field listed; malformed JSON', async () => {
     const base = main.server.url;
     const bad = await call(base, {
