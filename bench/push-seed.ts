@@ -87,13 +87,14 @@ export async function seedStore(home: string, config: DriftlineConfig, sampleFil
   await seedVersions(store, LARGE_DATASET, firstLarge, large);
   const start = Date.parse('2026-01-01T00:00:00Z');
 
-  // Runs: succeeded, with metrics, each on one of the dataset versions.
+  // Runs: succeeded, with metrics, each on one of the dataset versions. startRun indexes each one as
+  // training does (the entry of a run started and then updated to this record would be the same). One
+  // after the other: every run rewrites the month's index shard, and writers of one shard contend.
   const runIds = Array.from(
     { length: SEEDED },
     (_, i) => `20260101T${String(100000 + i).slice(1)}Z-${sha256(`run-${i}`).slice(0, 6)}`,
   );
-  await inBatches(runIds, 32, async (runId) => {
-    const i = runIds.indexOf(runId);
+  for (const [i, runId] of runIds.entries()) {
     const record: RunRecord = {
       runId,
       project: name,
@@ -120,7 +121,7 @@ export async function seedStore(home: string, config: DriftlineConfig, sampleFil
       modelVersion: i + 1,
     };
     await startRun(store, record);
-  });
+  }
 
   // Model versions, registered one after the other as training registers them.
   const registry = localRegistry(store);

@@ -45,6 +45,21 @@ export interface FsObjectStoreOptions {
 
 const SWEEP_INTERVAL_MS = 60_000;
 const LIST_BATCH = 32;
+/** Sub-folders whose listing a walk reads ahead. */
+const READ_AHEAD = 32;
+
+/** One entry of a folder listing; `size` is set for a file when it was read with the listing (-1: gone). */
+interface FolderEntry {
+  readonly name: string;
+  readonly folder: boolean;
+  readonly sortKey: Buffer;
+  size?: number;
+}
+
+/** A folder's entries in key order. */
+interface Folder {
+  readonly entries: readonly FolderEntry[];
+}
 
 /** The filesystem implementation of {@link ObjectStore}. */
 export class FsObjectStore implements ObjectStore {
@@ -255,9 +270,71 @@ export class FsObjectStore implements ObjectStore {
    * Yields the objects below folder `dirKey` (`''` or ending with `/`) in lexicographic key order:
    * entries are sorted by name with `/` appended to folders, which is exactly the order of the full
    * keys, so nothing has to be collected beyond one folder listing.
+   *
+   * Sub-folders are read ahead, {@link READ_AHEAD} at a time (their listing, and the sizes of a small
+   * folder's files): a store of many small folders — one per dataset version or run — is then listed
+   * at the speed of the disk, not of one round trip to the thread pool per folder. What is held stays
+   * bounded: a few folder listings.
+   * @param listing the folder's listing when it was read ahead
    */
-  async *#walk(dirKey: string, prefix: string): AsyncGenerator<ListedObject> {
-    let entries: { readonly name: string; readonly folder: boolean; readonly sortKey: Buffer }[];
+  async *#walk(
+    dirKey: string,
+    prefix: string,
+    listing?: Promise<Folder | undefined>,
+  ): AsyncGenerator<ListedObject> {
+    const folder = await (listing ?? this.#readFolder(dirKey));
+    if (folder === undefined) return;
+    const descend = (key: string) => key.startsWith(prefix) || prefix.startsWith(key);
+    const subfolders = folder.entries.filter((e) => e.folder && descend(`${dirKey}${e.name}/`));
+    const ahead = new Map<string, Promise<Folder | undefined>>();
+    let queued = 0;
+    const readAhead = (): void => {
+      while (queued < subfolders.length && ahead.size < READ_AHEAD) {
+        const key = `${dirKey}${(subfolders[queued] as FolderEntry).name}/`;
+        const read = this.#readFolder(key);
+        // Awaited (and its error thrown) when the walk gets there; never left unhandled before.
+        read.catch(() => undefined);
+        ahead.set(key, read);
+        queued += 1;
+      }
+    };
+    let batch: string[] = [];
+    for (const entry of folder.entries) {
+      const key = `${dirKey}${entry.name}`;
+      if (entry.folder) {
+        yield* this.#describe(batch);
+        batch = [];
+        const folderKey = `${key}/`;
+        if (descend(folderKey)) {
+          readAhead();
+          const read = ahead.get(folderKey);
+          ahead.delete(folderKey);
+          yield* this.#walk(folderKey, prefix, read);
+        }
+      } else if (key.startsWith(prefix)) {
+        if (entry.size !== undefined) {
+          yield* this.#describe(batch);
+          batch = [];
+          if (entry.size >= 0) yield { key, size: entry.size };
+          continue;
+        }
+        batch.push(key);
+        if (batch.length >= LIST_BATCH) {
+          yield* this.#describe(batch);
+          batch = [];
+        }
+      }
+    }
+    yield* this.#describe(batch);
+  }
+
+  /**
+   * The entries of folder `dirKey`, sorted in key order, with the sizes of its files when it holds
+   * at most {@link LIST_BATCH} (a larger folder's files are stat'ed as the walk reaches them).
+   * `undefined` when the folder does not exist.
+   */
+  async #readFolder(dirKey: string): Promise<Folder | undefined> {
+    let entries: FolderEntry[];
     try {
       const dirents = await readdir(join(this.#root, ...dirKey.split('/')), { withFileTypes: true });
       entries = dirents
@@ -272,36 +349,34 @@ export class FsObjectStore implements ObjectStore {
         })
         .sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
     } catch (error) {
-      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return;
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return undefined;
       throw error;
     }
-    let batch: string[] = [];
-    for (const entry of entries) {
-      const key = `${dirKey}${entry.name}`;
-      if (entry.folder) {
-        yield* this.#describe(batch);
-        batch = [];
-        const folderKey = `${key}/`;
-        if (folderKey.startsWith(prefix) || prefix.startsWith(folderKey)) {
-          yield* this.#walk(folderKey, prefix);
-        }
-      } else if (key.startsWith(prefix)) {
-        batch.push(key);
-        if (batch.length >= LIST_BATCH) {
-          yield* this.#describe(batch);
-          batch = [];
-        }
-      }
+    const files = entries.filter((e) => !e.folder);
+    if (files.length > 0 && files.length <= LIST_BATCH) {
+      const sizes = await this.#sizes(files.map((e) => `${dirKey}${e.name}`));
+      files.forEach((entry, i) => {
+        entry.size = sizes[i] ?? -1;
+      });
     }
-    yield* this.#describe(batch);
+    return { entries };
   }
-
   /**
    * Stats a batch of keys concurrently and yields them in the given order. Only sizes: an etag may
    * need the content hashed, and a listing must not read every object.
    */
   async *#describe(keys: readonly string[]): AsyncGenerator<ListedObject> {
-    const sizes = await Promise.all(
+    if (keys.length === 0) return;
+    const sizes = await this.#sizes(keys);
+    for (const [i, key] of keys.entries()) {
+      const size = sizes[i];
+      if (size !== undefined) yield { key, size };
+    }
+  }
+
+  /** The sizes of `keys`, concurrently; `undefined` for one that is gone or is not a file. */
+  #sizes(keys: readonly string[]): Promise<(number | undefined)[]> {
+    return Promise.all(
       keys.map((key) =>
         stat(this.#pathOf(key)).then(
           (info) => (info.isFile() ? info.size : undefined),
@@ -309,10 +384,6 @@ export class FsObjectStore implements ObjectStore {
         ),
       ),
     );
-    for (const [i, key] of keys.entries()) {
-      const size = sizes[i];
-      if (size !== undefined) yield { key, size };
-    }
   }
 
   #pathOf(key: string): string {

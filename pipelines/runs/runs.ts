@@ -2,7 +2,8 @@
  * Experiment runs (the MLflow idea, on the storage port): every training run records what went in —
  * parameters, dataset version, code version — and what came out — metrics, artifact hashes, timings
  * and status — under `runs/<runId>/`. Artifacts are written once (putIfAbsent); `run.json` moves from
- * `running` to `succeeded` or `failed` by compare-and-swap.
+ * `running` to `succeeded` or `failed` by compare-and-swap. Every record write is followed by an
+ * update of the run index (`run-index.ts`), which `listRuns` reads instead of every record.
  */
 import { randomBytes } from 'node:crypto';
 import type { DriftlineConfig } from '../config/schema.ts';
@@ -10,6 +11,19 @@ import { NotFoundError, UsageError } from '../errors.ts';
 import { readJson, updateJson } from '../storage/json.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
 import type { FitMetrics } from '../train/fit.ts';
+import { isReservedRunId, runIdOfRecordKey, runKeys } from './layout.ts';
+import {
+  holdEntry,
+  indexRun,
+  isFinished,
+  type RunSummary,
+  readRunIndex,
+  sameSummary,
+  summaryOf,
+} from './run-index.ts';
+
+export { runKeys } from './layout.ts';
+export { type RunSummary, summaryOf } from './run-index.ts';
 
 /** A stored artifact of a run. */
 export interface RunArtifact {
@@ -46,12 +60,6 @@ export interface RunRecord {
   readonly error?: { readonly kind: string; readonly message: string };
 }
 
-export const runKeys = {
-  prefix: 'runs/',
-  record: (runId: string) => `runs/${runId}/run.json`,
-  artifact: (runId: string, file: string) => `runs/${runId}/${file}`,
-};
-
 /** A new run id: sortable by start time (UTC, to the second), unique by a random suffix. */
 export function newRunId(now = new Date()): string {
   const stamp = now
@@ -61,37 +69,82 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Creates `run.json` (status `running`). */
+/** Creates `run.json` (usually status `running`), then indexes the run. */
 export async function startRun(store: ObjectStore, record: RunRecord): Promise<void> {
+  if (isReservedRunId(record.runId)) {
+    throw new UsageError(`"${record.runId}" cannot be a run id: the run index lives there`);
+  }
   await updateJson<RunRecord>(store, runKeys.record(record.runId), (current) => {
     if (current !== undefined) throw new UsageError(`run ${record.runId} already exists`);
     return record;
   });
+  await indexRun(store, record.runId);
 }
 
-/** Applies `change` to a run's record by compare-and-swap. */
+/**
+ * Applies `change` to a run's record by compare-and-swap, then updates the run's index entry. A change
+ * to what `runs ls` shows of a finished run holds its entry first (see `run-index.ts`), so the index
+ * never keeps a stale summary of a finished run; if the hold fails, the record is left unchanged and
+ * the error thrown. A running run's update never fails for the index's sake.
+ */
 export async function updateRun(
   store: ObjectStore,
   runId: string,
   change: (run: RunRecord) => RunRecord,
 ): Promise<RunRecord> {
-  const updated = await updateJson<RunRecord>(store, runKeys.record(runId), (current) => {
-    if (current === undefined) throw new NotFoundError(`no run ${runId}`);
-    return change(current);
-  });
+  let held = false;
+  let hold: string | undefined;
+  let updated: RunRecord | undefined;
+  try {
+    updated = await updateJson<RunRecord>(store, runKeys.record(runId), async (current) => {
+      if (current === undefined) throw new NotFoundError(`no run ${runId}`);
+      const next = change(current);
+      // Listing trusts a finished run's entry: hold it before the record changes. Once per update:
+      // the hold stays while the swap retries.
+      if (!held && isFinished(current.status) && !sameSummary(current, next)) {
+        hold = await holdEntry(store, runId);
+        held = true;
+      }
+      return next;
+    });
+  } finally {
+    // Also after a failed swap that held the entry: the hold is released with the record as it is.
+    if (updated !== undefined || hold !== undefined) await indexRun(store, runId, hold);
+  }
   return updated as RunRecord;
 }
 
-/** Every run, newest first. */
-export async function listRuns(store: ObjectStore): Promise<RunRecord[]> {
-  const keys: string[] = [];
-  for await (const info of store.list(runKeys.prefix))
-    if (info.key.endsWith('/run.json')) keys.push(info.key);
-  const runs: RunRecord[] = [];
+/** Reads records in batches: fast on a local disk, and at most a few dozen requests in flight on S3. */
+async function readSummaries(store: ObjectStore, keys: readonly string[]): Promise<RunSummary[]> {
+  const summaries: RunSummary[] = [];
   for (let i = 0; i < keys.length; i += 64) {
     const batch = await Promise.all(keys.slice(i, i + 64).map((k) => readJson<RunRecord>(store, k)));
-    for (const r of batch) if (r !== undefined) runs.push(r.value);
+    for (const r of batch) if (r !== undefined) summaries.push(summaryOf(r.value));
   }
+  return summaries;
+}
+
+/**
+ * Every run, newest first: one listing of `runs/`, the index shards it finds, and the record of each
+ * run the index cannot vouch for (missing there, or not finished when it was indexed).
+ */
+export async function listRuns(store: ObjectStore): Promise<RunSummary[]> {
+  const records: { readonly runId: string; readonly key: string }[] = [];
+  const shards: string[] = [];
+  for await (const info of store.list(runKeys.prefix)) {
+    const runId = runIdOfRecordKey(info.key);
+    if (runId !== undefined) records.push({ runId, key: info.key });
+    else if (info.key.startsWith(runKeys.indexPrefix)) shards.push(info.key);
+  }
+  const indexed = await readRunIndex(store, shards);
+  const fromIndex: RunSummary[] = [];
+  const unindexed: string[] = [];
+  for (const { runId, key } of records) {
+    const summary = indexed.get(runId);
+    if (summary !== undefined) fromIndex.push(summary);
+    else unindexed.push(key);
+  }
+  const runs = fromIndex.concat(await readSummaries(store, unindexed));
   return runs.sort((a, b) =>
     a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.runId < b.runId ? 1 : -1,
   );
@@ -106,7 +159,8 @@ export async function getRun(store: ObjectStore, ref: string): Promise<RunRecord
   if (exact !== undefined) return exact.value;
   const matches = new Set<string>();
   for await (const info of store.list(`${runKeys.prefix}${ref}`)) {
-    if (info.key.endsWith('/run.json')) matches.add(info.key.split('/')[1] ?? '');
+    const runId = runIdOfRecordKey(info.key);
+    if (runId !== undefined) matches.add(runId);
   }
   if (matches.size > 1)
     throw new UsageError(`"${ref}" matches ${matches.size} runs`, { hint: 'give more of the run id' });

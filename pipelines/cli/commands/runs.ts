@@ -19,7 +19,7 @@ export function registerRunsCommands(program: Command, io: CliIo): void {
 
   runs
     .command('ls')
-    .description('list runs, newest first')
+    .description('list runs, newest first (a summary of each; "runs show" has the whole record)')
     .action(async (_options, command: Command) => {
       const ctx = commandContext(io, command);
       const all = await listRuns(ctx.store());
@@ -32,9 +32,9 @@ export function registerRunsCommands(program: Command, io: CliIo): void {
                 run.runId,
                 run.status,
                 `${run.dataset.name}@${run.dataset.version.slice(0, 12)}`,
-                run.training.algorithm,
+                run.algorithm,
                 run.promotionMetric,
-                show(run.metrics?.primary.value),
+                show(run.primary?.value),
                 run.modelVersion === undefined ? '' : `v${run.modelVersion}`,
               ]),
             ),

@@ -114,6 +114,37 @@ describe('FsObjectStore on disk', () => {
     expect(await readdir(fresh.stagingFolder)).toEqual([]);
   });
 
+  it('lists many small folders, read ahead, in exact key order with sizes, filtered by prefix', async () => {
+    // Prepare: 150 version folders (2 files each, one with a nested folder), one folder of 40 files
+    // (stat'ed as the walk reaches them), names whose order differs from their folder order.
+    const own = await tempDir('driftline-fs-ahead-');
+    const expected: { key: string; size: number }[] = [];
+    const put = async (key: string, text: string) => {
+      await mkdir(join(own, ...key.split('/').slice(0, -1)), { recursive: true });
+      await writeFile(join(own, ...key.split('/')), text);
+      expected.push({ key, size: Buffer.byteLength(text) });
+    };
+    for (let v = 0; v < 150; v++) {
+      const id = createHash('sha256').update(String(v)).digest('hex').slice(0, 12);
+      await put(`datasets/d/versions/${id}/data.csv`, 'x'.repeat(v));
+      await put(`datasets/d/versions/${id}/manifest.json`, `{"v":${v}}`);
+      if (v % 10 === 0) await put(`datasets/d/versions/${id}/extra/a.json`, '{}');
+    }
+    for (let n = 0; n < 40; n++) await put(`datasets/d/big/${n}.json`, String(n));
+    await put('datasets/d/versions-index.json', '{}');
+    await put('datasets/d/versions.json', '[]');
+    const byKey = (a: { key: string }, b: { key: string }) =>
+      Buffer.compare(Buffer.from(a.key), Buffer.from(b.key));
+    expected.sort(byKey);
+    const fresh = new FsObjectStore(own);
+    // Act / Assess
+    expect(await listAll(fresh, 'datasets/')).toEqual(expected);
+    expect(await listAll(fresh, 'datasets/d/versions')).toEqual(
+      expected.filter((o) => o.key.startsWith('datasets/d/versions')),
+    );
+    expect(await listAll(fresh, 'datasets/d/versions/')).toHaveLength(150 * 2 + 15);
+  });
+
   it('lists 1,200 keys in well under half a second', async () => {
     // Prepare: objects are plain files, so they are laid down directly (fsync per object is not timed here).
     const own = await tempDir('driftline-fs-list-');
