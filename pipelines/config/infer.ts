@@ -154,6 +154,7 @@ export async function inferSchema(file: string, target: string, task?: Task): Pr
   const csv = await openCsv(file);
   const targetIndex = csv.header.indexOf(target);
   if (targetIndex < 0) {
+    await csv.close();
     throw new UsageError(`the file has no column "${target}"`, {
       hint: `Pass --target with one of: ${csv.header.map((h) => JSON.stringify(h)).join(', ')}.`,
     });

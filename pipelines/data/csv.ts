@@ -16,7 +16,10 @@ export interface CsvRow {
 /** An opened CSV file: the header, and an iterator over the rows that follow it. */
 export interface CsvFile {
   readonly header: readonly string[];
+  /** The rows; reading them to the end (or stopping early with `break`) closes the file. */
   readonly rows: AsyncIterable<CsvRow>;
+  /** Closes the file without reading the rows (idempotent). */
+  close(): Promise<void>;
 }
 
 const OTHER_DELIMITERS = [';', '\t', '|'] as const;
@@ -158,5 +161,5 @@ export async function openCsv(file: string): Promise<CsvFile> {
       await scanner.close();
     }
   }
-  return { header, rows: rows() };
+  return { header, rows: rows(), close: () => scanner.close() };
 }

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inferSchema, projectNameFrom } from '../../../pipelines/config/infer.ts';
@@ -82,6 +82,19 @@ describe('inferSchema: bad input gets a clear error', () => {
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).message).toBe('the file has no column "label"');
     expect((error as UsageError).hint).toBe('Pass --target with one of: "a", "b".');
+  });
+
+  it('leaves no file open when it refuses a file', async () => {
+    // Linux lists a process's open descriptors in /proc/self/fd.
+    const open = async (file: string) =>
+      (
+        await Promise.all(
+          (await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')),
+        )
+      ).filter((target) => target === file).length;
+    const file = await csv('refused.csv', 'a,b\n1,2\n');
+    for (const target of ['label', 'b']) await inferSchema(file, target).catch(() => undefined);
+    expect(await open(file)).toBe(0);
   });
 
   it('a target with one class', async () => {
