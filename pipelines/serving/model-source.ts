@@ -89,6 +89,24 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Memory per full vCPU in Lambda: AWS allocates CPU in proportion to memory, one vCPU at 1,769 MB. */
+const LAMBDA_MB_PER_VCPU = 1769;
+/** Lambda's most: 6 vCPUs (10,240 MB). */
+const LAMBDA_MAX_VCPUS = 6;
+
+/**
+ * onnxruntime's intra-op threads for serving. In Lambda, a container handles one request at a time,
+ * so a run may use every vCPU the function's memory size buys — counted from the memory, not from the
+ * cores the container lists (it lists two or more even when its share of CPU time is less than one),
+ * rounded down so threads never outnumber the CPU share. Locally (`driftline serve`) 1: concurrent
+ * requests share the event loop's thread and are batched into one run (see `batching.ts`).
+ */
+export function servingThreads(env: Readonly<Record<string, string | undefined>> = process.env): number {
+  const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+  if (!Number.isFinite(memory) || memory <= 0) return 1;
+  return Math.max(1, Math.min(LAMBDA_MAX_VCPUS, Math.floor(memory / LAMBDA_MB_PER_VCPU)));
+}
+
 /**
  * Loads verified bytes into a session and checks the model fits the config: same task, and the same
  * features (names, types, order — the schema hash of `pipelines/onnx/metadata.ts`).
@@ -100,7 +118,7 @@ export async function loadServableModel(
   info: ModelInfo,
   config: Pick<DriftlineConfig, 'task' | 'features'>,
 ): Promise<LoadedModel> {
-  const onnx = await OnnxModel.load(bytes, { intraOpThreads: 1 });
+  const onnx = await OnnxModel.load(bytes, { intraOpThreads: servingThreads() });
   try {
     if (onnx.task !== config.task) {
       throw new InputError(

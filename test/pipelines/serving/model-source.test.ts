@@ -12,6 +12,7 @@ import {
   FixedModelSource,
   type LoadedModel,
   ModelUnavailableError,
+  servingThreads,
 } from '../../../pipelines/serving/model-source.ts';
 import { jsonBytes } from '../../../pipelines/storage/json.ts';
 import { MemoryObjectStore } from '../../helpers/memory-store.ts';
@@ -242,5 +243,18 @@ describe('FixedModelSource', () => {
     await expect(FixedModelSource.create(gbdt, 'm.onnx', renamed, log)).rejects.toThrow(
       /takes features \[age:numeric, income:numeric, city:categorical, plan:categorical\]; the config has \[age:numeric, income:numeric, town:categorical/,
     );
+  });
+});
+
+describe('servingThreads', () => {
+  it('gives onnxruntime the vCPUs a Lambda memory size buys, and 1 outside Lambda', () => {
+    expect(servingThreads({})).toBe(1);
+    expect(servingThreads({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128' })).toBe(1);
+    expect(servingThreads({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024' })).toBe(1);
+    expect(servingThreads({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '3008' })).toBe(1);
+    expect(servingThreads({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '3538' })).toBe(2);
+    expect(servingThreads({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '7076' })).toBe(4);
+    expect(servingThreads({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '10240' })).toBe(5);
+    expect(servingThreads({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: 'lots' })).toBe(1);
   });
 });
