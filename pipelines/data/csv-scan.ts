@@ -16,6 +16,11 @@
  *   line they are on.
  *
  * Memory is bounded by the chunk size and the longest record.
+ *
+ * A scanner can also read part of a file, for a pass split in two at a record boundary
+ * (`csv-split.ts`): one stops at a byte offset ({@link CsvScanner.limit}) — never deciding anything
+ * there that the bytes after it could change — and another starts at that offset with the header's
+ * field count and record delimiter ({@link CsvScanner.openAt}).
  */
 import { type FileHandle, open } from 'node:fs/promises';
 
@@ -68,6 +73,11 @@ export class CsvSyntaxError extends Error {
   }
 }
 
+/** How records end: `\n`, `\r\n` or `\r` (see the module comment). */
+export type RecordDelimiter = 'lf' | 'crlf' | 'cr';
+
+const DELIMITERS: readonly (RecordDelimiter | undefined)[] = [undefined, 'lf', 'crlf', 'cr'];
+
 /** Where bytes come from: a file, or a transcoder in front of one. */
 interface ByteSource {
   /** Reads up to `length` bytes into `into` at `offset`; 0 at the end. */
@@ -77,16 +87,21 @@ interface ByteSource {
 
 class FileSource implements ByteSource {
   readonly #handle: FileHandle;
-  #position: number;
+  /** The file offset of the next byte read. */
+  position: number;
+  /** Reads stop here (see {@link CsvScanner.limit}). */
+  end = Number.POSITIVE_INFINITY;
 
   constructor(handle: FileHandle, position: number) {
     this.#handle = handle;
-    this.#position = position;
+    this.position = position;
   }
 
   async read(into: Buffer, offset: number, length: number): Promise<number> {
-    const { bytesRead } = await this.#handle.read(into, offset, length, this.#position);
-    this.#position += bytesRead;
+    const wanted = Math.min(length, this.end - this.position);
+    if (wanted <= 0) return 0;
+    const { bytesRead } = await this.#handle.read(into, offset, wanted, this.position);
+    this.position += bytesRead;
     return bytesRead;
   }
 
@@ -165,6 +180,10 @@ export class CsvScanner {
   line = 0;
 
   readonly #source: ByteSource;
+  /** The source when it is the file itself (not transcoded): then byte offsets are file offsets. */
+  readonly #file: FileSource | undefined;
+  /** The file offset of `bytes[0]` (with {@link CsvScanner.#file}). */
+  #base: number;
   #length = 0;
   #position = 0;
   #eof = false;
@@ -176,8 +195,10 @@ export class CsvScanner {
   #scratch = Buffer.allocUnsafe(256);
   #closed = false;
 
-  private constructor(source: ByteSource, first: Buffer, length: number) {
+  private constructor(source: ByteSource, first: Buffer, length: number, base: number) {
     this.#source = source;
+    this.#file = source instanceof FileSource ? source : undefined;
+    this.#base = base;
     this.bytes = first;
     this.#length = length;
   }
@@ -196,18 +217,38 @@ export class CsvScanner {
       if (bytesRead >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
         bytes.copy(bytes, 0, 3, bytesRead);
         bytes[bytesRead - 3] = 0;
-        return new CsvScanner(new FileSource(handle, bytesRead), bytes, bytesRead - 3);
+        return new CsvScanner(new FileSource(handle, bytesRead), bytes, bytesRead - 3, 3);
       }
       if (bytesRead >= 3 && bytes[0] === 0xff && bytes[1] === 0xfe) {
         // Read again from after the mark, through the transcoder.
         bytes[0] = 0;
-        return new CsvScanner(new Utf16Source(new FileSource(handle, 2)), bytes, 0);
+        return new CsvScanner(new Utf16Source(new FileSource(handle, 2)), bytes, 0, 0);
       }
-      return new CsvScanner(new FileSource(handle, bytesRead), bytes, bytesRead);
+      return new CsvScanner(new FileSource(handle, bytesRead), bytes, bytesRead, 0);
     } catch (error) {
       await handle.close();
       throw error;
     }
+  }
+
+  /**
+   * Opens `file` for scanning from the file offset `offset`, a record boundary after the header, as
+   * if the records before it had been read: every record must have `fields` fields and ends with
+   * `delimiter`. Line numbers count from the offset (line 1 is the line it starts).
+   */
+  static async openAt(
+    file: string,
+    offset: number,
+    fields: number,
+    delimiter: RecordDelimiter,
+  ): Promise<CsvScanner> {
+    const handle = await open(file, 'r');
+    const bytes = Buffer.allocUnsafe(CHUNK_BYTES);
+    bytes[0] = 0;
+    const scanner = new CsvScanner(new FileSource(handle, offset), bytes, 0, offset);
+    scanner.#expected = fields;
+    scanner.#eol = DELIMITERS.indexOf(delimiter);
+    return scanner;
   }
 
   /** Releases the file; safe to call more than once. */
@@ -225,6 +266,7 @@ export class CsvScanner {
     const keep = this.#length - this.#position;
     if (this.#position > 0) {
       this.bytes.copy(this.bytes, 0, this.#position, this.#length);
+      this.#base += this.#position;
       this.#position = 0;
       this.#length = keep;
     }
@@ -235,7 +277,8 @@ export class CsvScanner {
       this.bytes = grown;
     }
     const n = await this.#source.read(this.bytes, this.#length, this.bytes.length - PADDING - this.#length);
-    if (n === 0) this.#eof = true;
+    // Nothing more before a limit is not the end of the file.
+    if (n === 0 && !this.atLimit) this.#eof = true;
     this.#length += n;
     this.bytes[this.#length] = 0;
   }
@@ -482,6 +525,57 @@ export class CsvScanner {
     this.#breaks += records;
     this.line = this.#breaks;
     this.#position = next;
+  }
+
+  /** The record delimiter, once the header has fixed it. */
+  get delimiter(): RecordDelimiter | undefined {
+    return DELIMITERS[this.#eol];
+  }
+
+  /**
+   * The file offset of the next unread byte — the start of the next record between records — or -1
+   * when the bytes are transcoded (a UTF-16 file), whose offsets are not the file's.
+   */
+  get offset(): number {
+    return this.#file === undefined ? -1 : this.#base + this.#position;
+  }
+
+  /** Line breaks before the next unread byte: the physical lines read so far. */
+  get lineBreaks(): number {
+    return this.#breaks;
+  }
+
+  /** Buffered bytes not read yet: part of a record, between records. */
+  get unread(): number {
+    return this.#length - this.#position;
+  }
+
+  /**
+   * Reads no byte of the file at or after the file offset `end` (at least {@link CsvScanner.offset})
+   * until {@link CsvScanner.lift}: there the scanner answers NEED_MORE as anywhere else, and
+   * {@link CsvScanner.atLimit} is true. Only for a scanner of the file itself (offset ≥ 0).
+   */
+  limit(end: number): void {
+    const file = this.#file;
+    if (file === undefined || end < this.offset) throw new RangeError(`cannot stop at ${end}`);
+    file.end = end;
+    if (this.#base + this.#length > end) {
+      // Bytes past the limit already buffered are dropped, to be read again once the limit is lifted.
+      this.#length = end - this.#base;
+      this.bytes[this.#length] = 0;
+      file.position = end;
+    }
+  }
+
+  /** Reads on past the limit, to the end of the file. */
+  lift(): void {
+    if (this.#file !== undefined) this.#file.end = Number.POSITIVE_INFINITY;
+  }
+
+  /** Whether every byte before the limit is buffered: filling would read nothing more. */
+  get atLimit(): boolean {
+    const file = this.#file;
+    return file !== undefined && !this.#eof && file.position >= file.end;
   }
 
   #finish(count: number, next: number, line: number, breaks: number): number {

@@ -9,6 +9,9 @@
  * batch of a file worth keeping — is checked column by column in tight loops; a batch with any
  * problem is checked again row by row, cell by cell, in file order, which is what gives the errors
  * their order and the stop after 20. Both apply the same rules; the second is the definition.
+ *
+ * A file validated in two parts at once has each part checked on its own; {@link mergeFindings} joins
+ * what they found into what one pass over the whole file finds.
  */
 import type { FeatureSpec, Task } from '../config/schema.ts';
 import { type ErrorDetail, InputError } from '../errors.ts';
@@ -33,7 +36,13 @@ export interface ValidationSummary {
 export interface RowError {
   readonly row: number;
   readonly order: number;
+  readonly column: string;
   readonly detail: ErrorDetail;
+}
+
+/** The error of a bad value in `column` of row `row` (see {@link RowError}). */
+function rowError(row: number, order: number, column: string, message: string): RowError {
+  return { row, order, column, detail: { path: `row ${row}, column "${column}"`, message } };
 }
 
 /** What a pass found, to be judged by {@link judgeFindings}. */
@@ -321,9 +330,35 @@ export class RowCheck {
   }
 
   #fail(order: number, column: string, message: string): void {
-    const row = this.#row;
-    this.#errors.push({ row, order, detail: { path: `row ${row}, column "${column}"`, message } });
+    this.#errors.push(rowError(this.#row, order, column, message));
   }
+}
+
+/**
+ * What one pass over a file finds, from what two passes found over its two parts: `first`, which did
+ * not stop at 20 problems, then `second`, whose rows come after the `rowsBefore` rows of the first.
+ * Its problems follow the first's, renumbered, up to the row that brings their count to 20 (where one
+ * pass would have stopped); the counts add up and the classes keep the order they were first seen in.
+ */
+export function mergeFindings(first: PassFindings, second: PassFindings, rowsBefore: number): PassFindings {
+  const errors = [...first.errors];
+  const later = second.errors;
+  let i = 0;
+  while (i < later.length && errors.length < MAX_REPORTED_ERRORS) {
+    // A row's problems all, as the row-by-row check records them before it stops.
+    const row = (later[i] as RowError).row;
+    for (; i < later.length && (later[i] as RowError).row === row; i += 1) {
+      const e = later[i] as RowError;
+      errors.push(rowError(e.row + rowsBefore, e.order, e.column, e.detail.message));
+    }
+  }
+  return {
+    errors,
+    rows: first.rows + second.rows,
+    dropped: first.dropped + second.dropped,
+    missing: first.missing.map((m, j) => m + (second.missing[j] ?? 0)),
+    classes: [...new Set([...first.classes, ...second.classes])],
+  };
 }
 
 /**

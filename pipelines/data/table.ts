@@ -8,7 +8,13 @@
  * The rules live once: per value in `cell-rules.ts`, per row and per file in `row-check.ts`. Rows
  * travel in batches of cells (`cell-batch.ts`): a CSV file's are read from its bytes (`csv-lane.ts`),
  * JSON Lines' and Parquet's from their records through the same cell rules.
+ *
+ * A large CSV file can also be checked in two parts at once (`csv-split.ts`): {@link LeadingPass}
+ * reads the first on the calling thread, {@link checkCsvSegment} the second on another, and what they
+ * found is joined into what one pass finds.
  */
+
+import { extname } from 'node:path';
 import type { DriftlineConfig, FeatureSpec, Task } from '../config/schema.ts';
 import type { RawColumn } from '../train/encoding.ts';
 import { CELL_VALUE, CellBatch } from './cell-batch.ts';
@@ -22,9 +28,21 @@ import {
   FIELD_SKIP,
   FIELD_TIME,
 } from './csv-lane.ts';
-import { NEED_MORE, RECORD } from './csv-scan.ts';
+import { CsvScanner, NEED_MORE, RECORD, type RecordDelimiter } from './csv-scan.ts';
+import {
+  type CsvSegment,
+  type SegmentSyntaxFailure,
+  segmentFailureOf,
+  syntaxErrorAfter,
+} from './csv-split.ts';
 import { type DataFormat, openRecords, type RecordSource } from './records.ts';
-import { judgeFindings, type PassFindings, RowCheck, type ValidationSummary } from './row-check.ts';
+import {
+  judgeFindings,
+  mergeFindings,
+  type PassFindings,
+  RowCheck,
+  type ValidationSummary,
+} from './row-check.ts';
 
 export type { CellBatch } from './cell-batch.ts';
 export type { PassFindings, ValidationSummary } from './row-check.ts';
@@ -101,47 +119,89 @@ interface PassPlan {
   readonly readTime: boolean;
 }
 
-/** The CSV pass: batches read from the scanner's bytes. */
-async function csvPass(
-  file: string,
-  source: RecordSource & { csv: NonNullable<RecordSource['csv']> },
-  plan: PassPlan,
-  check: RowCheck,
-  batch: CellBatch,
-  onBatch: BatchConsumer,
-): Promise<void> {
-  const { scanner, fields } = source.csv;
-  const { schema, readTarget, readTime } = plan;
-  const n = schema.features.length;
-  const kinds: number[] = source.columns.map(() => FIELD_SKIP);
-  const slots: number[] = source.columns.map(() => -1);
-  const use = (field: number, kind: number, slot: number) => {
-    kinds[field] = kind;
-    slots[field] = slot;
-  };
-  schema.features.forEach((f, j) => {
-    use(fields[j] as number, f.type === 'numeric' ? FIELD_NUMBER : FIELD_CATEGORY, j);
-  });
-  if (readTarget) use(fields[n] as number, schema.task === 'regression' ? FIELD_NUMBER : FIELD_CATEGORY, n);
-  if (readTime) use(fields[readTarget ? n + 1 : n] as number, FIELD_TIME, n + 1);
-  const reader = new CsvCellReader(kinds, slots, batch.caches);
-  let row = 1;
-  // The records already in the buffer, in a plain loop, which V8 optimizes better than one that awaits.
-  const drain = (): number => {
-    for (;;) {
-      const step = reader.read(scanner, batch, row);
-      if (step !== RECORD) return step;
-      row += batch.count;
-      if (check.checkBatch(batch)) onBatch(batch, check.keep);
-      else if (check.stopped) return step;
+/** Where a CSV pass stopped (see {@link CsvPass.run}). */
+export type PassStop = 'end' | 'paused' | 'across';
+
+/** A CSV file's scanner, its columns and the field of each column a pass reads (see `RecordSource.csv`). */
+interface CsvSource {
+  readonly scanner: CsvScanner;
+  readonly columns: readonly string[];
+  readonly fields: readonly number[];
+}
+
+/**
+ * The CSV pass: batches read from the scanner's bytes. It can pause where the scanner's limit is (see
+ * {@link CsvScanner.limit}) and go on later, for a file validated in two parts.
+ */
+class CsvPass {
+  readonly #scanner: CsvScanner;
+  readonly #reader: CsvCellReader;
+  readonly #check: RowCheck;
+  readonly #batch: CellBatch;
+  readonly #onBatch: BatchConsumer;
+  /** The row number of the next record. */
+  #row = 1;
+
+  constructor(source: CsvSource, plan: PassPlan, check: RowCheck, batch: CellBatch, onBatch: BatchConsumer) {
+    const { scanner, fields } = source;
+    const { schema, readTarget, readTime } = plan;
+    const n = schema.features.length;
+    const kinds: number[] = source.columns.map(() => FIELD_SKIP);
+    const slots: number[] = source.columns.map(() => -1);
+    const use = (field: number, kind: number, slot: number) => {
+      kinds[field] = kind;
+      slots[field] = slot;
+    };
+    schema.features.forEach((f, j) => {
+      use(fields[j] as number, f.type === 'numeric' ? FIELD_NUMBER : FIELD_CATEGORY, j);
+    });
+    if (readTarget) use(fields[n] as number, schema.task === 'regression' ? FIELD_NUMBER : FIELD_CATEGORY, n);
+    if (readTime) use(fields[readTarget ? n + 1 : n] as number, FIELD_TIME, n + 1);
+    this.#scanner = scanner;
+    this.#reader = new CsvCellReader(kinds, slots, batch.caches);
+    this.#check = check;
+    this.#batch = batch;
+    this.#onBatch = onBatch;
+  }
+
+  /** Records read so far (rows with a problem and dropped rows included). */
+  get records(): number {
+    return this.#row - 1;
+  }
+
+  /**
+   * Reads on to the end of the file or to the stop at 20 problems (`end`, the scanner closed), or to
+   * the scanner's limit: `paused` there when a record ends exactly there, `across` when one goes on
+   * past it (its first bytes read; lift the limit and run again to read on).
+   * @throws CsvSyntaxError (the scanner closed)
+   */
+  async run(): Promise<PassStop> {
+    const scanner = this.#scanner;
+    const reader = this.#reader;
+    const check = this.#check;
+    const batch = this.#batch;
+    const onBatch = this.#onBatch;
+    // The records already in the buffer, in a plain loop, which V8 optimizes better than one that awaits.
+    const drain = (): number => {
+      for (;;) {
+        const step = reader.read(scanner, batch, this.#row);
+        if (step !== RECORD) return step;
+        this.#row += batch.count;
+        if (check.checkBatch(batch)) onBatch(batch, check.keep);
+        else if (check.stopped) return step;
+      }
+    };
+    try {
+      while (drain() === NEED_MORE) {
+        if (scanner.atLimit) return scanner.unread === 0 ? 'paused' : 'across';
+        await scanner.fill();
+      }
+    } catch (error) {
+      await scanner.close();
+      throw error;
     }
-  };
-  try {
-    while (drain() === NEED_MORE) await scanner.fill();
-  } catch (error) {
-    throw csvInputError(file, error, source.columns);
-  } finally {
     await scanner.close();
+    return 'end';
   }
 }
 
@@ -211,16 +271,41 @@ export async function checkRows(
   target: TargetMode,
   onBatch: BatchConsumer,
 ): Promise<RowPass> {
-  const { features, timeColumn } = schema;
   const readTarget = target === 'required';
-  const wanted = [...features.map((f) => f.name), ...(readTarget ? [schema.target] : [])];
-  const source = await openRecords(file, timeColumn === undefined ? wanted : [...wanted, timeColumn]);
-  const hasTime = timeColumn !== undefined && source.columns.includes(timeColumn);
+  const source = await openRecords(file, passColumns(schema, readTarget));
+  const hasTime = schema.timeColumn !== undefined && source.columns.includes(schema.timeColumn);
   const plan: PassPlan = { schema, readTarget, readTime: hasTime };
   // The bytes of a CSV file are read field by field into one slot each; a field feeding two slots (a
   // feature that is also the time column) is read through the records instead.
   const used = source.csv?.fields ?? [];
   const csv = new Set(used).size === used.length ? source.csv : undefined;
+  const { batch, check } = passParts(plan, csv !== undefined);
+  const pass = { format: source.format, hasTime };
+  try {
+    if (csv !== undefined) {
+      try {
+        // No limit: the pass reads to the end.
+        await new CsvPass({ ...csv, columns: source.columns }, plan, check, batch, onBatch).run();
+      } catch (error) {
+        throw csvInputError(file, error, source.columns);
+      }
+    } else await recordPass(source, plan, check, batch, onBatch);
+  } catch (failure) {
+    return { ...pass, findings: check.findings(), failure };
+  }
+  return { ...pass, findings: check.findings() };
+}
+
+/** The columns a pass reads: the features, the target when read, the time column. */
+function passColumns(schema: TableSchema, readTarget: boolean): string[] {
+  const wanted = [...schema.features.map((f) => f.name), ...(readTarget ? [schema.target] : [])];
+  return schema.timeColumn === undefined ? wanted : [...wanted, schema.timeColumn];
+}
+
+/** The batch a pass fills and the check of its rows; `bytes`: read from a CSV file's bytes. */
+function passParts(plan: PassPlan, bytes: boolean): { batch: CellBatch; check: RowCheck } {
+  const { schema, readTarget, readTime } = plan;
+  const { features } = schema;
   // Categorical slots get a cache of codes when the bytes are read; the records carry text.
   const categorical = [
     ...features.map((f) => f.type === 'categorical'),
@@ -229,26 +314,167 @@ export async function checkRows(
   ];
   const batch = new CellBatch(
     slotCount(features),
-    csv === undefined ? categorical.map(() => undefined) : categoryCaches(categorical),
+    bytes ? categoryCaches(categorical) : categorical.map(() => undefined),
   );
   const check = new RowCheck(
     schema,
-    { readTarget, readTime: hasTime, timeColumn: timeColumn ?? '' },
+    { readTarget, readTime, timeColumn: schema.timeColumn ?? '' },
     batch.capacity,
   );
-  const pass = { format: source.format, hasTime };
-  try {
-    if (csv !== undefined) await csvPass(file, { ...source, csv }, plan, check, batch, onBatch);
-    else await recordPass(source, plan, check, batch, onBatch);
-  } catch (failure) {
-    return { ...pass, findings: check.findings(), failure };
-  }
-  return { ...pass, findings: check.findings() };
+  return { batch, check };
 }
 
 /** Slots of a pass: the features, the target, the time column. */
 function slotCount(features: readonly FeatureSpec[]): number {
   return features.length + 2;
+}
+
+/** What the pass over the second part of a split CSV file found, in that part's own row and line numbers. */
+export interface SegmentPass {
+  readonly findings: PassFindings;
+  /** The malformed record that stopped it, if one did. */
+  readonly failure?: SegmentSyntaxFailure;
+}
+
+/**
+ * The pass over the first part of a CSV file validated in two parts (see `csv-split.ts`), on this
+ * thread, target required. It reads up to where the second part starts, and pauses there if a record
+ * ends exactly there: then what it found is joined with what the pass over the second part found
+ * ({@link LeadingPass.joinedWith}). Otherwise — once it reads on ({@link LeadingPass.readRest}), or if
+ * it stopped before — it is the pass of {@link checkRows} over the whole file.
+ */
+export class LeadingPass {
+  readonly file: string;
+  /** The file's columns, as its header names them. */
+  readonly header: readonly string[];
+  readonly hasTime: boolean;
+  readonly delimiter: RecordDelimiter;
+  /** The file offset where the records start, after the header. */
+  readonly dataStart: number;
+  readonly #scanner: CsvScanner;
+  readonly #pass: CsvPass;
+  readonly #check: RowCheck;
+  #failure: unknown;
+
+  private constructor(
+    file: string,
+    source: CsvSource,
+    delimiter: RecordDelimiter,
+    plan: PassPlan,
+    onBatch: BatchConsumer,
+  ) {
+    const { batch, check } = passParts(plan, true);
+    this.file = file;
+    this.header = source.columns;
+    this.hasTime = plan.readTime;
+    this.delimiter = delimiter;
+    this.dataStart = source.scanner.offset;
+    this.#scanner = source.scanner;
+    this.#pass = new CsvPass(source, plan, check, batch, onBatch);
+    this.#check = check;
+  }
+
+  /**
+   * Opens `file` for the pass, on its first record; undefined when its records cannot be split
+   * (another format, a UTF-16 file, no record delimiter after the header, a feature that is also the
+   * time column) — then nothing is left open.
+   * @throws InputError as {@link checkRows}
+   */
+  static async open(
+    file: string,
+    schema: TableSchema,
+    onBatch: BatchConsumer,
+  ): Promise<LeadingPass | undefined> {
+    if (extname(file).toLowerCase() !== '.csv') return undefined;
+    const source = await openRecords(file, passColumns(schema, true));
+    const csv = source.csv;
+    if (csv === undefined) return undefined;
+    const delimiter = csv.scanner.delimiter;
+    if (new Set(csv.fields).size !== csv.fields.length || delimiter === undefined || csv.scanner.offset < 0) {
+      await csv.scanner.close();
+      return undefined;
+    }
+    const hasTime = schema.timeColumn !== undefined && source.columns.includes(schema.timeColumn);
+    const plan: PassPlan = { schema, readTarget: true, readTime: hasTime };
+    return new LeadingPass(file, { ...csv, columns: source.columns }, delimiter, plan, onBatch);
+  }
+
+  /**
+   * Reads up to the file offset `start` (after the current one): `paused` when a record ends exactly
+   * there; `across` when a record goes on past it (then {@link LeadingPass.readRest} reads on); `end`
+   * when the pass stopped before it, at 20 problems or at a malformed record.
+   */
+  async readTo(start: number): Promise<PassStop> {
+    this.#scanner.limit(start);
+    return this.#run();
+  }
+
+  /** Reads on to the end of the file, from where {@link LeadingPass.readTo} stopped. */
+  async readRest(): Promise<void> {
+    this.#scanner.lift();
+    await this.#run();
+  }
+
+  async #run(): Promise<PassStop> {
+    try {
+      return await this.#pass.run();
+    } catch (error) {
+      this.#failure = csvInputError(this.file, error, this.header);
+      return 'end';
+    }
+  }
+
+  /** What the pass found, once it has read the whole file (or stopped). */
+  result(): RowPass {
+    const pass = { format: 'csv' as const, hasTime: this.hasTime, findings: this.#check.findings() };
+    return this.#failure === undefined ? pass : { ...pass, failure: this.#failure };
+  }
+
+  /**
+   * What one pass over the whole file finds, from this pass paused where the second part starts and
+   * the pass over that part: its problems after this one's, renumbered, and its malformed record with
+   * the line it is on in the file.
+   */
+  joinedWith(second: SegmentPass): RowPass {
+    const findings = mergeFindings(this.#check.findings(), second.findings, this.#pass.records);
+    const pass = { format: 'csv' as const, hasTime: this.hasTime, findings };
+    if (second.failure === undefined) return pass;
+    const error = syntaxErrorAfter(second.failure, this.#scanner.lineBreaks);
+    return { ...pass, failure: csvInputError(this.file, error, this.header) };
+  }
+
+  /** Releases the file; safe to call more than once. */
+  close(): Promise<void> {
+    return this.#scanner.close();
+  }
+}
+
+/**
+ * The pass over the second part of a CSV file validated in two parts, target required: from the
+ * record at `segment.start` to the end of the file, rows numbered from 1 and lines from its start.
+ * Its result counts only if the pass over the first part ends exactly there ({@link LeadingPass}).
+ * @throws what the scanner throws but a malformed record
+ */
+export async function checkCsvSegment(
+  file: string,
+  schema: TableSchema,
+  segment: CsvSegment,
+  onBatch: BatchConsumer,
+): Promise<SegmentPass> {
+  const { header } = segment;
+  const hasTime = schema.timeColumn !== undefined && header.includes(schema.timeColumn);
+  const plan: PassPlan = { schema, readTarget: true, readTime: hasTime };
+  const fields = passColumns(schema, true).map((c) => header.indexOf(c));
+  const { batch, check } = passParts(plan, true);
+  const scanner = await CsvScanner.openAt(file, segment.start, header.length, segment.delimiter);
+  try {
+    await new CsvPass({ scanner, columns: header, fields }, plan, check, batch, onBatch).run();
+  } catch (error) {
+    const failure = segmentFailureOf(error);
+    if (failure === undefined) throw error;
+    return { findings: check.findings(), failure };
+  }
+  return { findings: check.findings() };
 }
 
 /**

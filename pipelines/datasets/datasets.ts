@@ -6,9 +6,10 @@
  * hashed before they are stored and re-checked while they are stored, so the key always names the
  * bytes behind it; pushing the same bytes again finds the version and writes nothing.
  *
- * The work of a push overlaps: a large file is hashed on a worker thread while it is validated (on
- * this thread, and on a second worker when a core is free), and once the hash names the version the
- * bytes go to the store while validation goes on. A store that can copy a file itself (the filesystem
+ * The work of a push overlaps: a large file is hashed on a worker thread while it is validated (a
+ * CSV file in two parts at once, one on this thread and one on a second worker; see
+ * `validateWithStats`), and once the hash names the version the bytes go to the store while
+ * validation goes on. A store that can copy a file itself (the filesystem
  * store: a kernel copy) makes a private draft, the worker hashes the draft, and the draft is published
  * only once that hash equals the version id and every row has passed. Otherwise (S3) the bytes are
  * streamed, hashed again on the worker on the way, and the store completes the object only after the

@@ -1,11 +1,17 @@
 /**
  * Per-column statistics of a dataset version, accumulated in one streaming pass with bounded memory,
  * for its manifest and for `data diff`.
+ *
+ * A file validated in two parts at once has each part's statistics accumulated on its own thread
+ * (a batch at a time, see {@link NumericUpdate}); their states ({@link ColumnState}) are then merged
+ * into those of the whole file ({@link mergeColumnStates}): the counts, extremes and categories
+ * exactly (the distinct-value cap aside), the mean and variance by Chan's parallel formula, and the
+ * numeric sample drawn from the two samples so that it is still a uniform sample of every value.
  */
 
 import type { FeatureType } from '../config/schema.ts';
 import { CATEGORY_CODES } from '../data/csv-cells.ts';
-import { deriveSeed } from '../train/gbdt/prng.ts';
+import { createPrng, deriveSeed, type Prng } from '../train/gbdt/prng.ts';
 
 /** Values kept per numeric column for quantiles and drift between versions. */
 export const SAMPLE_SIZE = 1000;
@@ -45,6 +51,34 @@ export interface CategoricalColumnStats {
 
 export type ColumnStats = NumericColumnStats | CategoricalColumnStats;
 
+/**
+ * Where a numeric accumulator is: what merging it with another needs. `n` values were present, with
+ * mean `mean` and sum of squared deviations `m2`; `sample` is its reservoir (a uniform sample of them).
+ */
+export interface NumericState {
+  readonly type: 'numeric';
+  readonly count: number;
+  readonly missing: number;
+  readonly n: number;
+  readonly mean: number;
+  readonly m2: number;
+  readonly min: number;
+  readonly max: number;
+  readonly sample: readonly number[];
+}
+
+/** Where a categorical accumulator is: the counts of the values it counts, in first-seen order. */
+export interface CategoricalState {
+  readonly type: 'categorical';
+  readonly count: number;
+  readonly missing: number;
+  readonly capped: boolean;
+  readonly counts: readonly (readonly [string, number])[];
+}
+
+/** Where a column's accumulator is, in plain data (it can be posted between threads). */
+export type ColumnState = NumericState | CategoricalState;
+
 /** Accumulates statistics for one column. */
 export interface ColumnAccumulator {
   add(value: number | string | null): void;
@@ -65,6 +99,18 @@ function mulberry32(state: number, out: Uint32Array): number {
   return next;
 }
 
+/**
+ * How a numeric accumulator takes a column of values ({@link NumericAccumulator.addColumn}):
+ * - `per-value`: Welford's update of the mean and variance and a reservoir draw (algorithm R) for
+ *   every value — the manifest's figures as they have always been;
+ * - `per-batch`: each batch's own moments (its sum, then its squared deviations) merged in by Chan's
+ *   formula, and a reservoir that skips ahead to the next value it takes (Li's algorithm L) — the same
+ *   statistics up to rounding and another, as uniform, sample, in half the time: no division per value
+ *   on one long chain, and a few thousand draws instead of one per value. For the parts of a file
+ *   validated in two parts, whose samples are merged anyway.
+ */
+export type NumericUpdate = 'per-value' | 'per-batch';
+
 class NumericAccumulator implements ColumnAccumulator {
   #count = 0;
   #missing = 0;
@@ -77,9 +123,14 @@ class NumericAccumulator implements ColumnAccumulator {
   /** The sampling generator's state (mulberry32, seeded like `createPrng(seed)`). */
   #state: number;
   readonly #draw = new Uint32Array(1);
+  readonly #byBatch: boolean;
+  /** `per-batch`: the count of values at which the reservoir takes the next one, and Li's W. */
+  #nextTaken = 1;
+  #w = 1;
 
-  constructor(seed: number) {
+  constructor(seed: number, update: NumericUpdate) {
     this.#state = seed >>> 0;
+    this.#byBatch = update === 'per-batch';
   }
 
   add(value: number | string | null): void {
@@ -93,12 +144,54 @@ class NumericAccumulator implements ColumnAccumulator {
 
   /**
    * Adds `values[base + r]` for each row r < `count` with `keep[r]` 1, in order (NaN: missing) — the
-   * same as calling {@link add} for each, in one loop.
+   * same as calling {@link add} for each, in one loop (`per-batch`: see {@link NumericUpdate}).
    */
   addColumn(values: Float64Array, base: number, count: number, keep: Uint8Array): void {
+    if (this.#byBatch) {
+      this.#addBatch(values, base, count, keep);
+      return;
+    }
     for (let r = 0; r < count; r += 1) {
       if (keep[r] === 1) this.#addNumber(values[base + r] as number);
     }
+  }
+
+  /** {@link addColumn}, `per-batch`. */
+  #addBatch(values: Float64Array, base: number, count: number, keep: Uint8Array): void {
+    const before = this.#n;
+    let kept = 0;
+    let present = 0;
+    let sum = 0;
+    let min = this.#min;
+    let max = this.#max;
+    let nextTaken = this.#nextTaken;
+    for (let r = 0; r < count; r += 1) {
+      if (keep[r] !== 1) continue;
+      kept += 1;
+      const value = values[base + r] as number;
+      if (Number.isNaN(value)) continue;
+      present += 1;
+      sum += value;
+      if (value < min) min = value;
+      if (value > max) max = value;
+      if (before + present === nextTaken) nextTaken = this.#take(value, nextTaken);
+    }
+    this.#count += kept;
+    this.#missing += kept - present;
+    this.#min = min;
+    this.#max = max;
+    if (present === 0) return;
+    const mean = sum / present;
+    let m2 = 0;
+    for (let r = 0; r < count; r += 1) {
+      if (keep[r] !== 1) continue;
+      const deviation = (values[base + r] as number) - mean;
+      if (!Number.isNaN(deviation)) m2 += deviation * deviation;
+    }
+    const merged = mergeMoments(before, this.#mean, this.#m2, present, mean, m2);
+    this.#n = before + present;
+    this.#mean = merged.mean;
+    this.#m2 = merged.m2;
   }
 
   #addNumber(value: number): void {
@@ -116,12 +209,41 @@ class NumericAccumulator implements ColumnAccumulator {
     this.#m2 += delta * (value - mean);
     if (value < this.#min) this.#min = value;
     if (value > this.#max) this.#max = value;
+    if (this.#byBatch) {
+      if (n === this.#nextTaken) this.#take(value, n);
+      return;
+    }
     // Reservoir sampling (algorithm R) with the seeded generator: the same values give the same sample.
     if (n <= SAMPLE_SIZE) this.#sample.push(value);
     else {
       const j = this.#drawBelow(n);
       if (j < SAMPLE_SIZE) this.#sample[j] = value;
     }
+  }
+
+  /**
+   * `per-batch`: puts the `n`th present value (1-based) in the reservoir — the first SAMPLE_SIZE in
+   * turn, then in a random slot — and returns which to take next (Li's algorithm L: the gap to it
+   * follows a geometric law whose parameter W shrinks with every value taken).
+   */
+  #take(value: number, n: number): number {
+    if (n <= SAMPLE_SIZE) this.#sample.push(value);
+    else {
+      this.#sample[this.#drawBelow(SAMPLE_SIZE)] = value;
+      this.#w *= Math.exp(Math.log(this.#uniform()) / SAMPLE_SIZE);
+    }
+    if (n < SAMPLE_SIZE) this.#nextTaken = n + 1;
+    else {
+      if (n === SAMPLE_SIZE) this.#w = Math.exp(Math.log(this.#uniform()) / SAMPLE_SIZE);
+      this.#nextTaken = n + Math.floor(Math.log(this.#uniform()) / Math.log(1 - this.#w)) + 1;
+    }
+    return this.#nextTaken;
+  }
+
+  /** A number in (0, 1) from the sampling generator. */
+  #uniform(): number {
+    this.#state = mulberry32(this.#state, this.#draw);
+    return ((this.#draw[0] as number) + 0.5) / 4294967296;
   }
 
   /**
@@ -141,23 +263,42 @@ class NumericAccumulator implements ColumnAccumulator {
     }
   }
 
-  finish(): NumericColumnStats {
-    const sample = [...this.#sample].sort((a, b) => a - b);
-    const present = this.#n > 0;
+  /** Where the accumulator is (see {@link mergeColumnStates}). */
+  state(): NumericState {
     return {
       type: 'numeric',
       count: this.#count,
       missing: this.#missing,
-      min: present ? this.#min : null,
-      max: present ? this.#max : null,
-      mean: present ? this.#mean : null,
-      std: present ? Math.sqrt(this.#m2 / this.#n) : null,
-      deciles: present
-        ? [1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => sample[Math.floor((sample.length - 1) * (d / 10))] as number)
-        : [],
-      sample,
+      n: this.#n,
+      mean: this.#mean,
+      m2: this.#m2,
+      min: this.#min,
+      max: this.#max,
+      sample: [...this.#sample],
     };
   }
+
+  finish(): NumericColumnStats {
+    return finishNumeric(this.state());
+  }
+}
+
+function finishNumeric(state: NumericState): NumericColumnStats {
+  const sample = [...state.sample].sort((a, b) => a - b);
+  const present = state.n > 0;
+  return {
+    type: 'numeric',
+    count: state.count,
+    missing: state.missing,
+    min: present ? state.min : null,
+    max: present ? state.max : null,
+    mean: present ? state.mean : null,
+    std: present ? Math.sqrt(state.m2 / state.n) : null,
+    deciles: present
+      ? [1, 2, 3, 4, 5, 6, 7, 8, 9].map((d) => sample[Math.floor((sample.length - 1) * (d / 10))] as number)
+      : [],
+    sample,
+  };
 }
 
 /** What a categorical accumulator knows of a value code (see `CellBatch.codes`); 0: not seen yet. */
@@ -248,27 +389,41 @@ class CategoricalAccumulator implements ColumnAccumulator {
     }
   }
 
-  finish(): CategoricalColumnStats {
+  /** Where the accumulator is (see {@link mergeColumnStates}). */
+  state(): CategoricalState {
+    // The occurrences counted by code go into their values' counts first.
     for (const [code, value] of this.#codeValue) {
       const box = this.#counts.get(value);
       if (box !== undefined) box.n += this.#pending?.[code] ?? 0;
       if (this.#pending !== undefined) this.#pending[code] = 0;
     }
-    const ranked = [...this.#counts]
-      .map(([key, { n }]): [string, number] => [key, n])
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    const top = Object.fromEntries(ranked.slice(0, TOP_CATEGORIES));
-    const listed = ranked.slice(0, TOP_CATEGORIES).reduce((s, [, c]) => s + c, 0);
     return {
       type: 'categorical',
       count: this.#count,
       missing: this.#missing,
-      distinct: this.#counts.size,
-      distinctCapped: this.#capped,
-      top,
-      otherCount: this.#count - this.#missing - listed,
+      capped: this.#capped,
+      counts: [...this.#counts].map(([key, { n }]): [string, number] => [key, n]),
     };
   }
+
+  finish(): CategoricalColumnStats {
+    return finishCategorical(this.state());
+  }
+}
+
+function finishCategorical(state: CategoricalState): CategoricalColumnStats {
+  const ranked = [...state.counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  const top = Object.fromEntries(ranked.slice(0, TOP_CATEGORIES));
+  const listed = ranked.slice(0, TOP_CATEGORIES).reduce((s, [, c]) => s + c, 0);
+  return {
+    type: 'categorical',
+    count: state.count,
+    missing: state.missing,
+    distinct: state.counts.length,
+    distinctCapped: state.capped,
+    top,
+    otherCount: state.count - state.missing - listed,
+  };
 }
 
 export type { CategoricalAccumulator, NumericAccumulator };
@@ -278,12 +433,117 @@ export function columnAccumulator(type: FeatureType, seed: number, column: numbe
   return type === 'numeric' ? numericAccumulator(seed, column) : categoricalAccumulator();
 }
 
-/** A new accumulator for numeric column `column`; `seed` makes its sample reproducible. */
-export function numericAccumulator(seed: number, column: number): NumericAccumulator {
-  return new NumericAccumulator(deriveSeed(seed, column));
+/**
+ * A new accumulator for numeric column `column`; `seed` makes its sample reproducible.
+ * @param update see {@link NumericUpdate}
+ */
+export function numericAccumulator(
+  seed: number,
+  column: number,
+  update: NumericUpdate = 'per-value',
+): NumericAccumulator {
+  return new NumericAccumulator(deriveSeed(seed, column), update);
 }
 
 /** A new accumulator for a categorical column. */
 export function categoricalAccumulator(): CategoricalAccumulator {
   return new CategoricalAccumulator();
+}
+
+/** The statistics of a column whose accumulator is at `state`. */
+export function finishColumnState(state: ColumnState): ColumnStats {
+  return state.type === 'numeric' ? finishNumeric(state) : finishCategorical(state);
+}
+
+/**
+ * The state of one accumulator fed the values of `first` then those of `second`: exactly, but for
+ * the rounding of the mean and variance (Chan's parallel formula), the numeric sample — a uniform
+ * sample of both columns' values drawn from their samples with a generator seeded by `seed` — and the
+ * distinct-value cap (past it, counts of values first seen in `second` are a lower bound).
+ */
+export function mergeColumnStates(first: ColumnState, second: ColumnState, seed: number): ColumnState {
+  if (first.type === 'numeric' && second.type === 'numeric') return mergeNumeric(first, second, seed);
+  if (first.type === 'categorical' && second.type === 'categorical') return mergeCategorical(first, second);
+  throw new TypeError('cannot merge a numeric and a categorical column');
+}
+
+/**
+ * The mean and sum of squared deviations of two sets of values (`n`, `mean`, `m2` each) together:
+ * Chan, Golub and LeVeque's parallel formula.
+ */
+function mergeMoments(
+  n1: number,
+  mean1: number,
+  m21: number,
+  n2: number,
+  mean2: number,
+  m22: number,
+): { mean: number; m2: number } {
+  if (n1 === 0 || n2 === 0) return { mean: n1 === 0 ? mean2 : mean1, m2: m21 + m22 };
+  const n = n1 + n2;
+  const delta = mean2 - mean1;
+  return { mean: mean1 + delta * (n2 / n), m2: m21 + m22 + delta * delta * ((n1 * n2) / n) };
+}
+
+function mergeNumeric(a: NumericState, b: NumericState, seed: number): NumericState {
+  return {
+    type: 'numeric',
+    count: a.count + b.count,
+    missing: a.missing + b.missing,
+    n: a.n + b.n,
+    ...mergeMoments(a.n, a.mean, a.m2, b.n, b.mean, b.m2),
+    min: Math.min(a.min, b.min),
+    max: Math.max(a.max, b.max),
+    sample: mergeSamples(a, b, createPrng(seed)),
+  };
+}
+
+/**
+ * A uniform sample of the union of two columns' present values from their uniform samples. Each slot
+ * is drawn from the first column with the chance its remaining values have among all remaining —
+ * so how many come from each is hypergeometric, as for a sample of the union — then as a uniform
+ * draw without replacement from that column's sample (which holds enough: a column gives at most
+ * its number of values, and at most SAMPLE_SIZE).
+ */
+function mergeSamples(a: NumericState, b: NumericState, prng: Prng): number[] {
+  if (a.n + b.n <= SAMPLE_SIZE) return [...a.sample, ...b.sample];
+  const poolA = [...a.sample];
+  const poolB = [...b.sample];
+  let restA = a.n;
+  let restB = b.n;
+  const merged: number[] = [];
+  for (let slot = 0; slot < SAMPLE_SIZE; slot += 1) {
+    const fromA = drawBelow(prng, restA + restB) < restA;
+    const pool = fromA ? poolA : poolB;
+    const j = prng.nextInt(pool.length);
+    merged.push(pool[j] as number);
+    pool[j] = pool[pool.length - 1] as number;
+    pool.pop();
+    if (fromA) restA -= 1;
+    else restB -= 1;
+  }
+  return merged;
+}
+
+/** A uniform integer in [0, n) (beyond 2^32, at the generator's resolution). */
+function drawBelow(prng: Prng, n: number): number {
+  return n <= 4294967296 ? prng.nextInt(n) : Math.floor(prng.nextFloat() * n);
+}
+
+function mergeCategorical(a: CategoricalState, b: CategoricalState): CategoricalState {
+  const counts = new Map(a.counts);
+  let capped = a.capped || b.capped;
+  for (const [key, n] of b.counts) {
+    const seen = counts.get(key);
+    if (seen !== undefined) counts.set(key, seen + n);
+    else if (counts.size < DISTINCT_CAP) counts.set(key, n);
+    else capped = true;
+  }
+  return {
+    type: 'categorical',
+    count: a.count + b.count,
+    missing: a.missing + b.missing,
+    capped,
+    counts: [...counts],
+  };
 }

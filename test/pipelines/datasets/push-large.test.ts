@@ -1,8 +1,10 @@
 /**
  * A push of a file large enough for every part of the fast path: the hash on a worker thread, the
- * columns shared with a second worker, the bytes streamed to the store while validation goes on.
- * The manifest must hold exactly the reference statistics, and a file refused at its last row must
- * leave nothing behind — no version, no staged upload.
+ * file validated in two parts at once (the second on a worker), the bytes streamed to the store while
+ * validation goes on. The manifest must hold the reference statistics — exactly, but for the numeric
+ * samples merged from the two parts, which must be samples of the column and the same on every push of
+ * the same bytes — and a file refused at its last row must leave nothing behind — no version, no
+ * staged upload.
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
@@ -10,9 +12,10 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../pipelines/config/load.ts';
 import { tableSchemaOf } from '../../../pipelines/data/table.ts';
-import { WORKER_MIN_BYTES } from '../../../pipelines/datasets/column-stats.ts';
+import { validateWithStats, WORKER_MIN_BYTES } from '../../../pipelines/datasets/column-stats.ts';
 import { pushDataset } from '../../../pipelines/datasets/datasets.ts';
 import { Sha256Worker, sha256OfFile } from '../../../pipelines/datasets/file-hash.ts';
+import { type ColumnStats, SAMPLE_SIZE } from '../../../pipelines/datasets/stats.ts';
 import { InputError } from '../../../pipelines/errors.ts';
 import { FsObjectStore } from '../../../pipelines/local/fs-store.ts';
 import { RESERVED_SEGMENT } from '../../../pipelines/storage/object-key.ts';
@@ -44,20 +47,54 @@ function largeCsv(lastRow?: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Statistics equal to the reference's but for the sample (and the rounding of the moments). */
+function expectReferenceStats(
+  actual: ColumnStats,
+  expected: ColumnStats,
+  values: ReadonlySet<unknown>,
+): void {
+  if (actual.type === 'categorical' || expected.type === 'categorical') {
+    expect(actual).toEqual(expected);
+    return;
+  }
+  const { mean, std, sample, deciles, ...exact } = actual;
+  const { mean: mean1, std: std1, sample: _sample, deciles: _deciles, ...exact1 } = expected;
+  expect(exact).toEqual(exact1);
+  expect(Math.abs((mean ?? 0) - (mean1 ?? 0))).toBeLessThanOrEqual(1e-9 * Math.abs(mean1 ?? 1));
+  expect(Math.abs((std ?? 0) - (std1 ?? 0))).toBeLessThanOrEqual(1e-9 * Math.abs(std1 ?? 1));
+  expect(sample).toHaveLength(SAMPLE_SIZE);
+  expect(sample.every((v) => values.has(v))).toBe(true);
+  expect(deciles).toHaveLength(9);
+}
+
 describe('a large push', () => {
-  it('stores the bytes under their hash, with exactly the reference statistics', async () => {
+  it('stores the bytes under their hash, with the reference statistics, the same on every push', async () => {
     // Prepare
     const file = await writeCsv(dir, 'large.csv', largeCsv());
     const schema = tableSchemaOf(config);
 
     // Act
     const result = await pushDataset(store, config, file);
+    const again = await pushDataset(new FsObjectStore(join(dir, 'other-home')), config, file);
 
     // Assess
     const reference = await referenceValidate(file, schema);
     if (!reference.ok) throw new Error('the reference refused the file');
     expect(result.manifest.rows).toBe(reference.summary.rows);
-    expect(result.manifest.stats).toEqual(referenceStats(schema, reference.rows));
+    const expected = referenceStats(schema, reference.rows);
+    expect(Object.keys(result.manifest.stats)).toEqual(Object.keys(expected));
+    schema.features.forEach((f, j) => {
+      const values = new Set(reference.rows.map((r) => r.values[j]));
+      expectReferenceStats(
+        result.manifest.stats[f.name] as ColumnStats,
+        expected[f.name] as ColumnStats,
+        values,
+      );
+    });
+    expect(result.manifest.stats[schema.target]).toEqual(expected[schema.target]);
+    expect(JSON.stringify(again.manifest.stats)).toBe(JSON.stringify(result.manifest.stats));
+    const bytes = (await readFile(file)).length;
+    expect((await validateWithStats(file, schema, { bytes })).parts).toBe(2);
     const stored = await readFile(join(dir, 'home', result.manifest.dataKey));
     expect(createHash('sha256').update(stored).digest('hex')).toBe(result.version);
     expect(result.version).toBe(await sha256OfFile(file));
