@@ -38,7 +38,7 @@ import {
   type ColdRun,
   measureColdStart,
   prepareColdStore,
-  SOURCES,
+  sourcesColdChild,
 } from './serve-cold.ts';
 import {
   type BenchModel,
@@ -175,7 +175,10 @@ async function partA(model: BenchModel, rows: readonly RawRow[], quick: boolean)
 }
 
 async function partB(models: readonly BenchModel[], row: RawRow, dir: string, runs: number): Promise<void> {
-  const codes = [SOURCES, await bundleColdChild(join(dir, 'cold-bundle'))];
+  const codes = [
+    sourcesColdChild(join(dir, 'cold-sources')),
+    await bundleColdChild(join(dir, 'cold-bundle')),
+  ];
   const measured: { model: BenchModel; code: ColdCode; runs: ColdRun[] }[] = [];
   for (const model of models) {
     const scenario = join(dir, `cold-${model.trees}-${model.params.maxDepth}`);
@@ -229,8 +232,9 @@ async function partB(models: readonly BenchModel[], row: RawRow, dir: string, ru
     ),
   );
   console.log(
-    "code: TS sources = type-stripped .ts files (driftline serve); esbuild bundle = DriftlineFunction's bundling\n" +
-      '(CJS, minified, source map + --enable-source-maps, onnxruntime external) = what the Lambda loads.\n' +
+    "code: TS sources = type-stripped .ts files with V8's compile cache warm (driftline serve, whose command enables\n" +
+      "it); esbuild bundle = DriftlineFunction's bundling (CJS, minified, source map + --enable-source-maps,\n" +
+      'onnxruntime external) = what the Lambda loads, with no compile cache (a new Lambda environment has none).\n' +
       'boot: Node start-up + loading the script; import: create-handler, model source, store, config loader,\n' +
       'onnxruntime-node, onnx-proto; model read: champion pointer + model bytes from the local store; sha256: every\n' +
       'hash on the path (pointer check, OnnxModel); ONNX decode: full protobufjs decodes of the model\n' +
