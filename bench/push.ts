@@ -31,6 +31,8 @@ import { LARGE_DATASET, SEEDED, seedStore } from './push-seed.ts';
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'driftline.ts');
 const TIME = '/usr/bin/time';
 const MB = 1024 * 1024;
+/** Files this large carry the throughput target (the issue sets it on a 1 GB push). */
+const TARGET_BYTES = 1000 * MB;
 
 function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -191,6 +193,7 @@ async function main(): Promise<void> {
           'push/ref',
           'push peak RSS MB',
           'target',
+          'met?',
         ],
         results.map((r) => [
           `${(r.bytes / MB).toFixed(0)} MB`,
@@ -203,9 +206,14 @@ async function main(): Promise<void> {
           mbps(r.bytes, r.push),
           `${(r.reference / r.push).toFixed(2)}×`,
           r.rssMb.toFixed(0),
-          '≥ 0.5×, < 300 MB',
+          r.bytes >= TARGET_BYTES ? '≥ 0.5×, < 300 MB' : '< 300 MB',
+          (r.bytes < TARGET_BYTES || r.reference / r.push >= 0.5) && r.rssMb < 300 ? 'met' : 'MISSED',
         ]),
       ),
+    );
+    console.log(
+      'The throughput target is set on the 1 GB file: a push also pays fixed costs that a small file cannot hide\n' +
+        '(Node and CLI start-up, worker threads, fsyncs of the manifest, index and refs: a 1,000-row push takes ~0.25 s).',
     );
     const listings = await benchListings(work);
     console.log(
@@ -213,8 +221,8 @@ async function main(): Promise<void> {
     );
     console.log(
       table(
-        ['command', 'seconds', 'target'],
-        listings.map((l) => [l.command, l.seconds.toFixed(3), '< 0.5 s']),
+        ['command', 'seconds', 'target', 'met?'],
+        listings.map((l) => [l.command, l.seconds.toFixed(3), '< 0.5 s', l.seconds < 0.5 ? 'met' : 'MISSED']),
       ),
     );
   } finally {
