@@ -25,6 +25,16 @@ export class LastRecordCaptureSink implements CaptureSink {
   async close(): Promise<void> {}
 }
 
+/** A line writer for `LogCaptureSink` that drops each line (counted): the Lambda's capture work, unwritten. */
+export class DiscardedLines {
+  lines = 0;
+  bytes = 0;
+  readonly write = (line: string): void => {
+    this.lines += 1;
+    this.bytes += line.length;
+  };
+}
+
 /** The proxy event API Gateway (REST, payload 1.0) hands the function for `POST /predict`. */
 export function predictEvent(body: string, requestId: string): APIGatewayProxyEvent {
   return {

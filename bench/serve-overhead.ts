@@ -5,17 +5,19 @@
  * - bare: `OnnxModel.run` on feeds built beforehand — onnxruntime and the tensor wrapping only;
  * - handler: an API Gateway proxy event carrying the JSON body → `createHandler(...)` (middy, the
  *   serving API: body checks, JSON.parse, zod validation, feeds, the same run, prediction ids,
- *   capture record, JSON response), with capture kept in memory and no-op metrics and log.
+ *   capture record, JSON response), with capture on (sample rate 1.0, the default) through the Lambda's
+ *   own sink — each record formatted as the log line it becomes, then dropped — and no-op metrics and log.
  * Iterations alternate between the two (in both orders), so drift of the machine hits both alike;
  * the table takes medians after a warm-up.
  */
 import { createHandler } from '../lambdas/predict/create-handler.ts';
+import { LogCaptureSink } from '../lambdas/shared/capture-log-sink.ts';
 import type { DriftlineConfig } from '../pipelines/config/schema.ts';
 import type { RawRow } from '../pipelines/model/raw.ts';
 import { type OnnxFeed, onnxFeeds } from '../pipelines/onnx/inputs.ts';
 import { NoopServingMetrics } from '../pipelines/serving/metrics.ts';
 import { FixedModelSource } from '../pipelines/serving/model-source.ts';
-import { benchContext, LastRecordCaptureSink, predictEvent, SILENT_LOG } from './serve-events.ts';
+import { benchContext, DiscardedLines, predictEvent, SILENT_LOG } from './serve-events.ts';
 
 /** One batch size's result; times in microseconds. */
 export interface OverheadResult {
@@ -58,7 +60,7 @@ export async function measureOverhead(
   scale = 1,
 ): Promise<OverheadResult[]> {
   const models = await FixedModelSource.create(bytes, 'bench-model.onnx', config, SILENT_LOG);
-  const capture = new LastRecordCaptureSink();
+  const capture = new LogCaptureSink(new DiscardedLines().write, { service: 'driftline' });
   const handler = createHandler(
     { config, models, capture, metrics: new NoopServingMetrics(), log: SILENT_LOG },
     { log: SILENT_LOG },

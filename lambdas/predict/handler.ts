@@ -21,8 +21,8 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { CONFIG_FILE, loadConfig } from '../../pipelines/config/load.ts';
 import { ConfigError } from '../../pipelines/errors.ts';
 import { ChampionModelSource } from '../../pipelines/serving/model-source.ts';
-import { LogCaptureSink } from '../shared/capture-log-sink.ts';
-import { logger, metrics, recordLogger, tracer } from '../shared/powertools.ts';
+import { LogCaptureSink, stdoutLine } from '../shared/capture-log-sink.ts';
+import { logger, metrics, serviceName, tracer } from '../shared/powertools.ts';
 import { S3ObjectStore } from '../shared/s3-store.ts';
 import { createHandler, type PredictHandlerDeps } from './create-handler.ts';
 import { PowertoolsServingMetrics } from './metrics.ts';
@@ -56,7 +56,7 @@ export async function environmentDeps(env: NodeJS.ProcessEnv = process.env): Pro
   return {
     config,
     models: new ChampionModelSource({ store, config, log: logger }),
-    capture: new LogCaptureSink(recordLogger),
+    capture: new LogCaptureSink(stdoutLine, { service: serviceName }),
     metrics: new PowertoolsServingMetrics(metrics),
     log: logger,
   };

@@ -15,17 +15,11 @@ export const DEFAULT_SERVICE_NAME = 'driftline';
 /** The CloudWatch metrics namespace used when the environment does not set one. */
 export const DEFAULT_METRICS_NAMESPACE = 'Driftline';
 
-const serviceName = process.env.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE_NAME;
+/** The service name of every log line and metric. */
+export const serviceName = process.env.POWERTOOLS_SERVICE_NAME || DEFAULT_SERVICE_NAME;
 
 /** The structured JSON logger. */
 export const logger = new Logger({ serviceName });
-
-/**
- * The logger of monitoring records (captured traffic, feedback). A child of {@link logger} pinned to
- * INFO: turning application logs down to WARN must not silently turn monitoring off. (Lambda's own
- * advanced logging controls, if set above INFO, still drop these lines: leave them at INFO or below.)
- */
-export const recordLogger = logger.createChild({ logLevel: 'INFO' });
 
 /** CloudWatch metrics in Embedded Metric Format, flushed after each invocation by `logMetrics`. */
 export const metrics = new Metrics({

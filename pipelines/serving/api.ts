@@ -35,7 +35,7 @@ import {
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
 import type { LoadedModel, ModelSource } from './model-source.ts';
-import { predictBody } from './predict-body.ts';
+import { predictBody, predictionJson } from './predict-body.ts';
 import { RequestValidator } from './validation.ts';
 
 /** What the API needs; every dependency is a port, so tests and the two runtimes wire their own. */
@@ -81,6 +81,8 @@ export class ServingApi {
   readonly #validator: RequestValidator;
   readonly #featureNames: readonly string[];
   readonly #runners = new WeakMap<OnnxModel, BatchingRunner>();
+  /** The features in the order JSON.stringify writes a captured instance's keys, and `"<name>":` of each. */
+  readonly #instanceKeys: { readonly names: readonly string[]; readonly prefixes: readonly string[] };
 
   constructor(options: ServingApiOptions) {
     this.#config = options.config;
@@ -94,6 +96,12 @@ export class ServingApi {
     this.#maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
     this.#validator = new RequestValidator(options.config.features, options.config.api.maxInstances);
     this.#featureNames = options.config.features.map((f) => f.name);
+    // Enumeration order of an object built in feature order (integer-like names first): what
+    // JSON.stringify walks.
+    const probe = Object.create(null) as Record<string, null>;
+    for (const name of this.#featureNames) probe[name] = null;
+    const names = Object.keys(probe);
+    this.#instanceKeys = { names, prefixes: names.map((name) => `${JSON.stringify(name)}:`) };
   }
 
   /** Handles one request. Never throws. */
@@ -195,19 +203,23 @@ export class ServingApi {
       lease.release();
     }
     const served = { version: model.version, sha256: model.sha256 };
+    const texts = predictionJson(predictions, model.onnx.classes);
     const captured = this.#random() < this.#config.api.captureSampleRate;
     if (captured) {
-      this.#capture.capture({
-        type: 'capture',
-        time: this.#now().toISOString(),
-        model: served,
-        predictionIds: predictions.map((p) => p.predictionId),
-        instances: rows.map((row) => this.#capturedInstance(row)),
-        predictions,
-      });
+      this.#capture.capture(
+        {
+          type: 'capture',
+          time: this.#now().toISOString(),
+          model: served,
+          predictionIds: predictions.map((p) => p.predictionId),
+          instances: rows.map((row) => this.#capturedInstance(row)),
+          predictions,
+        },
+        { instances: rows.map((row) => this.#instanceJson(row)), predictions: texts },
+      );
     }
     return {
-      response: jsonTextResponse(200, predictBody(predictions, model.onnx.classes, served)),
+      response: jsonTextResponse(200, predictBody(texts, served)),
       ...this.#modelVersion(model),
       instances: rows.length,
       unknownCategories,
@@ -225,6 +237,22 @@ export class ServingApi {
       this.#runners.set(onnx, runner);
     }
     return runner;
+  }
+
+  /** `JSON.stringify(this.#capturedInstance(row))`, written directly (keys known, values flat). */
+  #instanceJson(row: RawRow): string {
+    const names = this.#instanceKeys.names;
+    const prefixes = this.#instanceKeys.prefixes;
+    let text = '{';
+    for (let j = 0; j < names.length; j++) {
+      const value = rawValue(row, names[j] as string);
+      text += j === 0 ? prefixes[j] : `,${prefixes[j]}`;
+      if (value === null || value === undefined) text += 'null';
+      else if (typeof value === 'string') text += JSON.stringify(value);
+      else if (typeof value === 'number') text += Number.isFinite(value) ? String(value) : 'null';
+      else text += String(value);
+    }
+    return `${text}}`;
   }
 
   /** The instance as monitoring reads it: every feature, in config order, missing as null. */

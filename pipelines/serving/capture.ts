@@ -17,8 +17,8 @@
  * predictionIds are parallel arrays, so a request's rows stay together and the record count follows
  * the request rate. `instances` hold exactly the config's features, a missing value as `null` (absent
  * and null mean the same to the model); `model.version` is `null` for a model served from a file.
- * A record too large for one log line is split by {@link splitRecord} into records of the same shape
- * over consecutive slices of the arrays.
+ * A record too large for one log line is split by {@link recordJsonParts} into records of the same
+ * shape over consecutive slices of the arrays.
  *
  * In AWS the records travel as log lines (`lambdas/shared/capture-log-sink.ts`) through a subscription
  * filter and Firehose, which stores each whole line — the record sits in its `record` field — and
@@ -53,9 +53,20 @@ export interface FeedbackRecord {
   readonly feedback: readonly FeedbackItem[];
 }
 
+/**
+ * The JSON text of a capture record's rows, one text per row, each exactly `JSON.stringify` of the
+ * row: what the serving path has already written (the predictions, for the response) or can write
+ * faster than a generic serialiser (the instances, whose keys it knows).
+ */
+export interface CaptureRowsJson {
+  readonly instances?: readonly string[];
+  readonly predictions?: readonly string[];
+}
+
 /** Where records go. Implementations buffer or log; none may block the request on I/O. */
 export interface CaptureSink {
-  capture(record: CaptureRecord): void;
+  /** @param rowsJson the JSON of the record's rows the caller has, so the sink need not write it again */
+  capture(record: CaptureRecord, rowsJson?: CaptureRowsJson): void;
   feedback(record: FeedbackRecord): void;
   /** Writes out everything handed over so far and stops; later records are dropped. */
   close(): Promise<void>;
@@ -63,7 +74,7 @@ export interface CaptureSink {
 
 /** A sink that drops everything (capture turned off). */
 export class NullCaptureSink implements CaptureSink {
-  capture(_record: CaptureRecord): void {}
+  capture(_record: CaptureRecord, _rowsJson?: CaptureRowsJson): void {}
   feedback(_record: FeedbackRecord): void {}
   async close(): Promise<void> {}
 }
@@ -92,37 +103,66 @@ export function batchObjectName(time: Date, id: string = randomUUID()): string {
   return `${stamp}-${id}.jsonl`;
 }
 
-/** The parallel arrays of each record type, which {@link splitRecord} slices together. */
-type Sliceable = CaptureRecord | FeedbackRecord;
-
-function count(record: Sliceable): number {
-  return record.type === 'capture' ? record.instances.length : record.feedback.length;
-}
-
-function slice(record: Sliceable, start: number, end: number): Sliceable {
-  if (record.type === 'feedback') return { ...record, feedback: record.feedback.slice(start, end) };
-  return {
-    ...record,
-    predictionIds: record.predictionIds.slice(start, end),
-    instances: record.instances.slice(start, end),
-    predictions: record.predictions.slice(start, end),
-  };
-}
-
 /**
- * Splits a record into records whose JSON is at most `maxBytes` long, each holding a consecutive
- * slice of the rows. A single row larger than the limit stays a record of its own (the sink decides
- * what to do with it).
+ * The JSON text of `record` — exactly `JSON.stringify(record)` for a record built field by field in
+ * the order of its type — as consecutive parts of at most `maxBytes` UTF-8 bytes each: one part when
+ * it fits, else records of the same shape over consecutive slices of its rows (a single row larger
+ * than the limit is a part of its own; the sink decides what to do with it).
+ *
+ * Written from the JSON of each row, so a record is serialised once whatever its size (splitting by
+ * re-serialising halves took three times as long), and the serving path passes the JSON of the rows
+ * it wrote anyway (`rowsJson`).
  */
-export function splitRecord<T extends Sliceable>(record: T, maxBytes: number): T[] {
-  const size = Buffer.byteLength(JSON.stringify(record), 'utf8');
-  const n = count(record);
-  if (size <= maxBytes || n <= 1) return [record];
-  const half = Math.ceil(n / 2);
-  return [
-    ...splitRecord(slice(record, 0, half) as T, maxBytes),
-    ...splitRecord(slice(record, half, n) as T, maxBytes),
-  ];
+export function recordJsonParts(
+  record: CaptureRecord | FeedbackRecord,
+  maxBytes = Number.POSITIVE_INFINITY,
+  rowsJson: CaptureRowsJson = {},
+): string[] {
+  let head: string;
+  let names: readonly string[];
+  let columns: readonly (readonly string[])[];
+  if (record.type === 'capture') {
+    head = `{"type":"capture","time":${JSON.stringify(record.time)},"model":${JSON.stringify({ version: record.model.version, sha256: record.model.sha256 })}`;
+    names = ['predictionIds', 'instances', 'predictions'];
+    columns = [
+      record.predictionIds.map((id) => JSON.stringify(id)),
+      rowsJson.instances ?? record.instances.map((instance) => JSON.stringify(instance)),
+      rowsJson.predictions ?? record.predictions.map((prediction) => JSON.stringify(prediction)),
+    ];
+  } else {
+    head = `{"type":"feedback","time":${JSON.stringify(record.time)}`;
+    names = ['feedback'];
+    columns = [record.feedback.map((item) => JSON.stringify(item))];
+  }
+  const part = (start: number, end: number): string => {
+    let text = head;
+    names.forEach((name, c) => {
+      text += `,"${name}":[${(columns[c] as readonly string[]).slice(start, end).join(',')}]`;
+    });
+    return `${text}}`;
+  };
+  const rows = columns[0]?.length ?? 0;
+  // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit of the text.
+  let units = part(0, 0).length + rows * names.length;
+  for (const column of columns) for (const text of column) units += text.length;
+  if (units * 3 <= maxBytes || rows <= 1) return [part(0, rows)];
+  const empty = Buffer.byteLength(part(0, 0));
+  const parts: string[] = [];
+  let start = 0;
+  let bytes = empty;
+  for (let i = 0; i < rows; i++) {
+    let row = 0;
+    for (const column of columns) row += Buffer.byteLength(column[i] as string);
+    // Each column of a part gains the row, and a comma before it unless it is the part's first.
+    const added = row + (i > start ? names.length : 0);
+    if (i > start && bytes + added > maxBytes) {
+      parts.push(part(start, i));
+      start = i;
+      bytes = empty + row;
+    } else bytes += added;
+  }
+  parts.push(part(start, rows));
+  return parts;
 }
 
 /**

@@ -6,7 +6,8 @@
  * the null-prototype probability maps); writing the two known shapes directly takes well under half
  * that. The output is the exact text `JSON.stringify({ predictions, model })` gives — same key
  * order (integer-like class names first, as V8 enumerates them), same number formatting; the
- * serving benchmark (`bench/serve.ts`) checks that on every run.
+ * serving benchmark (`bench/serve.ts`) checks that on every run. The JSON of each prediction is
+ * written once and used twice: in the response, and in the request's capture record.
  */
 import type { ApiPrediction } from '../model/predictions.ts';
 
@@ -51,22 +52,18 @@ function number(value: number): string {
 }
 
 /**
- * `JSON.stringify({ predictions, model })`, faster, for predictions made by `apiPrediction` (every
- * `probabilities` map holds exactly `classes`).
+ * `JSON.stringify(prediction)` of each prediction, faster, for predictions made by `apiPrediction`
+ * (every `probabilities` map holds exactly `classes`): the rows of the response body, and of the
+ * capture record (see `recordJsonParts` in `capture.ts`).
  */
-export function predictBody(
-  predictions: readonly ApiPrediction[],
-  classes: readonly string[],
-  model: ServedModel,
-): string {
+export function predictionJson(predictions: readonly ApiPrediction[], classes: readonly string[]): string[] {
   const { names, prefixes, quoted } = classKeys(classes);
-  let text = '{"predictions":[';
+  const rows = new Array<string>(predictions.length);
   for (let i = 0; i < predictions.length; i++) {
     const p = predictions[i] as ApiPrediction;
-    if (i > 0) text += ',';
-    text += `{"predictionId":${JSON.stringify(p.predictionId)}`;
+    let text = `{"predictionId":${JSON.stringify(p.predictionId)}`;
     if ('value' in p) {
-      text += `,"value":${number(p.value)}}`;
+      rows[i] = `${text},"value":${number(p.value)}}`;
       continue;
     }
     text += `,"label":${quoted.get(p.label) ?? JSON.stringify(p.label)},"probabilities":{`;
@@ -74,7 +71,12 @@ export function predictBody(
       if (c > 0) text += ',';
       text += `${prefixes[c]}${number(p.probabilities[names[c] as string] as number)}`;
     }
-    text += '}}';
+    rows[i] = `${text}}}`;
   }
-  return `${text}],"model":${JSON.stringify({ version: model.version, sha256: model.sha256 })}}`;
+  return rows;
+}
+
+/** `JSON.stringify({ predictions, model })` given the JSON of each prediction ({@link predictionJson}). */
+export function predictBody(rows: readonly string[], model: ServedModel): string {
+  return `{"predictions":[${rows.join(',')}],"model":${JSON.stringify({ version: model.version, sha256: model.sha256 })}}`;
 }

@@ -13,10 +13,12 @@ import type { ObjectStore } from '../storage/object-store.ts';
 import {
   batchObjectName,
   type CaptureRecord,
+  type CaptureRowsJson,
   type CaptureSink,
   capturePrefix,
   type FeedbackRecord,
   feedbackPrefix,
+  recordJsonParts,
 } from './capture.ts';
 import type { ServingLog } from './log.ts';
 
@@ -34,6 +36,12 @@ export interface StoreCaptureSinkOptions {
 
 type AnyRecord = CaptureRecord | FeedbackRecord;
 
+/** A record waiting to be written, with the JSON of its rows that the serving path had. */
+interface Pending {
+  readonly record: AnyRecord;
+  readonly rowsJson?: CaptureRowsJson;
+}
+
 /**
  * Records serialised between two yields to the event loop. Under load a flush holds thousands of
  * records (one per request); serialising them in one go blocked every request for tens of
@@ -42,11 +50,12 @@ type AnyRecord = CaptureRecord | FeedbackRecord;
 const SERIALISE_SLICE = 256;
 
 /** The records as JSON Lines, yielding to waiting requests every {@link SERIALISE_SLICE} records. */
-async function jsonLines(records: readonly AnyRecord[]): Promise<Uint8Array> {
+async function jsonLines(records: readonly Pending[]): Promise<Uint8Array> {
   const lines: string[] = [];
   for (let i = 0; i < records.length; i++) {
     if (i > 0 && i % SERIALISE_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
-    lines.push(`${JSON.stringify(records[i])}\n`);
+    const { record, rowsJson } = records[i] as Pending;
+    lines.push(`${recordJsonParts(record, Number.POSITIVE_INFINITY, rowsJson)[0]}\n`);
   }
   return new TextEncoder().encode(lines.join(''));
 }
@@ -58,7 +67,7 @@ export class StoreCaptureSink implements CaptureSink {
   readonly #maxBuffered: number;
   readonly #log: ServingLog | undefined;
   readonly #now: () => Date;
-  #pending: AnyRecord[] = [];
+  #pending: Pending[] = [];
   #timer: NodeJS.Timeout | undefined;
   /** Flushes run one after the other, so records keep their order and close() waits for all. */
   #chain: Promise<void> = Promise.resolve();
@@ -72,12 +81,12 @@ export class StoreCaptureSink implements CaptureSink {
     this.#now = options.now ?? (() => new Date());
   }
 
-  capture(record: CaptureRecord): void {
-    this.#add(record);
+  capture(record: CaptureRecord, rowsJson?: CaptureRowsJson): void {
+    this.#add(rowsJson === undefined ? { record } : { record, rowsJson });
   }
 
   feedback(record: FeedbackRecord): void {
-    this.#add(record);
+    this.#add({ record });
   }
 
   /** Writes what is buffered now; resolves when it is stored (or has failed and been re-queued). */
@@ -93,9 +102,9 @@ export class StoreCaptureSink implements CaptureSink {
     await this.flush();
   }
 
-  #add(record: AnyRecord): void {
+  #add(pending: Pending): void {
     if (this.#closed) return;
-    this.#pending.push(record);
+    this.#pending.push(pending);
     this.#trim();
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => {
@@ -118,15 +127,16 @@ export class StoreCaptureSink implements CaptureSink {
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
-    const byPrefix = new Map<string, AnyRecord[]>();
-    for (const record of batch) {
+    const byPrefix = new Map<string, Pending[]>();
+    for (const pending of batch) {
+      const { record } = pending;
       const time = new Date(record.time);
       const prefix = record.type === 'capture' ? capturePrefix(time) : feedbackPrefix(time);
       const list = byPrefix.get(prefix);
-      if (list === undefined) byPrefix.set(prefix, [record]);
-      else list.push(record);
+      if (list === undefined) byPrefix.set(prefix, [pending]);
+      else list.push(pending);
     }
-    const failed: AnyRecord[] = [];
+    const failed: Pending[] = [];
     for (const [prefix, records] of byPrefix) {
       const key = `${prefix}${batchObjectName(this.#now())}`;
       const body = await jsonLines(records);

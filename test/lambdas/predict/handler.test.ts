@@ -5,13 +5,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHandler } from '../../../lambdas/predict/create-handler.ts';
 import { PowertoolsServingMetrics } from '../../../lambdas/predict/metrics.ts';
-import { LogCaptureSink, MAX_RECORD_BYTES } from '../../../lambdas/shared/capture-log-sink.ts';
+import { LogCaptureSink, MAX_RECORD_BYTES, stdoutLine } from '../../../lambdas/shared/capture-log-sink.ts';
 import { S3ObjectStore } from '../../../lambdas/shared/s3-store.ts';
 import type { CaptureRecord } from '../../../pipelines/serving/capture.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
@@ -269,11 +268,14 @@ describe('createHandler', () => {
   });
 });
 
-describe('LogCaptureSink on the Powertools logger', () => {
-  it('writes one JSON line per record with the filter field and the record', async () => {
+describe('LogCaptureSink', () => {
+  it('writes one JSON line per record part to stdout: the filter field and the record', async () => {
     // Prepare
-    const logger = new Logger({ serviceName: 'driftline-test' });
-    const sink = new LogCaptureSink(logger, { maxRecordBytes: 1500 });
+    const sink = new LogCaptureSink(stdoutLine, {
+      service: 'driftline-test',
+      maxRecordBytes: 1500,
+      now: () => new Date('2026-05-01T12:00:01.000Z'),
+    });
     const ids = Array.from({ length: 8 }, (_, i) => `00000000-0000-4000-8000-00000000000${i}`);
     const record: CaptureRecord = {
       type: 'capture',
@@ -302,17 +304,27 @@ describe('LogCaptureSink on the Powertools logger', () => {
     const captures = lines.filter((l) => l.driftline === 'capture');
     expect(captures.length).toBeGreaterThan(1);
     expect(captures.flatMap((l) => (l.record as CaptureRecord).predictionIds)).toEqual(ids);
-    expect(captures[0]).toEqual({
+    expect(captures.flatMap((l) => (l.record as CaptureRecord).instances)).toEqual(
+      record.instances.map((i) => ({ ...i })),
+    );
+    expect(captures.flatMap((l) => (l.record as CaptureRecord).predictions)).toEqual(record.predictions);
+    for (const line of captures) {
+      expect(line).toEqual({
+        level: 'INFO',
+        message: 'driftline capture',
+        timestamp: '2026-05-01T12:00:01.000Z',
+        service: 'driftline-test',
+        driftline: 'capture',
+        record: expect.objectContaining({ type: 'capture', time: record.time, model: record.model }),
+      });
+      expect(JSON.stringify(line.record).length).toBeLessThanOrEqual(1500);
+    }
+    expect(lines.find((l) => l.driftline === 'feedback')).toEqual({
       level: 'INFO',
-      message: 'driftline capture',
-      timestamp: expect.any(String),
-      service: 'driftline-test',
-      sampling_rate: 0,
-      driftline: 'capture',
-      record: expect.objectContaining({ type: 'capture', time: record.time, model: record.model }),
-    });
-    expect(lines.find((l) => l.driftline === 'feedback')).toMatchObject({
       message: 'driftline feedback',
+      timestamp: '2026-05-01T12:00:01.000Z',
+      service: 'driftline-test',
+      driftline: 'feedback',
       record: {
         type: 'feedback',
         time: '2026-05-01T13:00:00.000Z',

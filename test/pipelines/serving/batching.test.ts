@@ -4,7 +4,13 @@ import type { RawRow } from '../../../pipelines/model/raw.ts';
 import { type OnnxFeed, onnxFeeds } from '../../../pipelines/onnx/inputs.ts';
 import { ServingApi } from '../../../pipelines/serving/api.ts';
 import { BatchingRunner } from '../../../pipelines/serving/batching.ts';
-import { NullCaptureSink } from '../../../pipelines/serving/capture.ts';
+import {
+  type CaptureRecord,
+  type CaptureRowsJson,
+  type CaptureSink,
+  NullCaptureSink,
+  recordJsonParts,
+} from '../../../pipelines/serving/capture.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
 import { NoopServingMetrics } from '../../../pipelines/serving/metrics.ts';
 import { FixedModelSource } from '../../../pipelines/serving/model-source.ts';
@@ -187,5 +193,46 @@ describe('the serving API under concurrent requests', () => {
       runs.mockRestore();
       await api.close();
     }
+  });
+});
+
+describe('the capture record the serving API hands over', () => {
+  it('comes with the JSON of its rows, which assembles into exactly JSON.stringify of the record', async () => {
+    // Prepare
+    const config = servingConfig('binary');
+    const log = new MemoryServingLog();
+    const models = await FixedModelSource.create(await fixtureModel('binary-gbdt'), 'b.onnx', config, log);
+    const handed: { record: CaptureRecord; rowsJson: CaptureRowsJson | undefined }[] = [];
+    const capture: CaptureSink = {
+      capture: (record, rowsJson) => handed.push({ record, rowsJson }),
+      feedback: () => {},
+      close: async () => {},
+    };
+    const api = new ServingApi({ config, models, capture, metrics: new NoopServingMetrics(), log });
+    const instances = [
+      { age: 30, income: 900.5, city: 'lisbon', plan: 'pro' },
+      { income: 1, plan: 'basic' },
+      { age: null, income: -0, city: 'São Paulo "centro"\u2028', plan: 'plus', extra: 'ignored' },
+      { plan: 'pro', city: 'porto', income: 1e21, age: 120 },
+    ];
+    // Act
+    const response = await api.handle({
+      method: 'POST',
+      path: '/predict',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ instances }),
+      isBase64Encoded: false,
+    });
+    await api.close();
+    // Assess
+    expect(response.status).toBe(200);
+    expect(handed).toHaveLength(1);
+    const { record, rowsJson } = handed[0] as (typeof handed)[number];
+    expect(rowsJson?.instances).toHaveLength(4);
+    expect(rowsJson?.predictions).toHaveLength(4);
+    expect(recordJsonParts(record, Number.POSITIVE_INFINITY, rowsJson)).toEqual([JSON.stringify(record)]);
+    expect((JSON.parse(response.body) as { predictions: unknown }).predictions).toEqual(
+      JSON.parse(JSON.stringify(record.predictions)),
+    );
   });
 });

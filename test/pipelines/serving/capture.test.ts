@@ -8,8 +8,8 @@ import {
   type CaptureRecord,
   capturePrefix,
   feedbackPrefix,
+  recordJsonParts,
   recordOfLine,
-  splitRecord,
 } from '../../../pipelines/serving/capture.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
 import { StoreCaptureSink } from '../../../pipelines/serving/store-capture-sink.ts';
@@ -43,18 +43,65 @@ describe('capture keys', () => {
   });
 });
 
-describe('splitRecord', () => {
-  it('splits into records of the same shape, in order, each under the limit', () => {
-    const big = record('2026-01-01T00:00:00.000Z', 50, 'x'.repeat(200));
-    const parts = splitRecord(big, 3000);
-    expect(parts.length).toBeGreaterThan(1);
-    for (const part of parts) {
-      expect(JSON.stringify(part).length).toBeLessThanOrEqual(3000);
-      expect(part.instances.length).toBe(part.predictionIds.length);
-      expect(part.predictions.map((p) => p.predictionId)).toEqual(part.predictionIds);
+describe('recordJsonParts', () => {
+  /** The reference: JSON.stringify of the record over rows [start, end). */
+  function sliceJson(r: CaptureRecord, start: number, end: number): string {
+    return JSON.stringify({
+      ...r,
+      predictionIds: r.predictionIds.slice(start, end),
+      instances: r.instances.slice(start, end),
+      predictions: r.predictions.slice(start, end),
+    });
+  }
+
+  it("is JSON.stringify of the record when it fits, with or without the predictions' JSON", () => {
+    const small = record('2026-01-01T00:00:00.000Z', 5, 'é"\\\u2028');
+    expect(recordJsonParts(small)).toEqual([JSON.stringify(small)]);
+    expect(
+      recordJsonParts(small, 1_000_000, {
+        instances: small.instances.map((i) => JSON.stringify(i)),
+        predictions: small.predictions.map((p) => JSON.stringify(p)),
+      }),
+    ).toEqual([JSON.stringify(small)]);
+    const feedback = {
+      type: 'feedback' as const,
+      time: '2026-01-01T00:00:00.000Z',
+      feedback: [
+        { predictionId: 'a', label: 'x' },
+        { predictionId: 'b', label: 2.5 },
+      ],
+    };
+    expect(recordJsonParts(feedback)).toEqual([JSON.stringify(feedback)]);
+    expect(recordJsonParts({ ...small, predictionIds: [], instances: [], predictions: [] })).toEqual([
+      JSON.stringify({ ...small, predictionIds: [], instances: [], predictions: [] }),
+    ]);
+  });
+
+  it('splits into records of the same shape over consecutive rows, each within the limit in UTF-8 bytes', () => {
+    // Multi-byte text, so characters and bytes differ.
+    const big = record('2026-01-01T00:00:00.000Z', 50, 'ü'.repeat(100));
+    for (const limit of [3000, 5000, 12_345]) {
+      const parts = recordJsonParts(big, limit);
+      expect(parts.length).toBeGreaterThan(1);
+      let start = 0;
+      for (const part of parts) {
+        expect(Buffer.byteLength(part)).toBeLessThanOrEqual(limit);
+        const rows = (JSON.parse(part) as CaptureRecord).predictionIds.length;
+        expect(part).toBe(sliceJson(big, start, start + rows));
+        start += rows;
+      }
+      expect(start).toBe(50);
+      // Greedy: no part could have taken the next row.
+      for (let p = 0, at = 0; p < parts.length - 1; p++) {
+        const rows = (JSON.parse(parts[p] as string) as CaptureRecord).predictionIds.length;
+        expect(Buffer.byteLength(sliceJson(big, at, at + rows + 1))).toBeGreaterThan(limit);
+        at += rows;
+      }
     }
-    expect(parts.flatMap((p) => p.predictionIds)).toEqual(big.predictionIds);
-    expect(splitRecord(big, 1_000_000)).toEqual([big]);
+    // A row larger than the limit is a part of its own.
+    const huge = record('2026-01-01T00:00:00.000Z', 3, 'x'.repeat(5000));
+    expect(recordJsonParts(huge, 1000)).toEqual([0, 1, 2].map((i) => sliceJson(huge, i, i + 1)));
+    expect(recordJsonParts(big, 10_000_000)).toEqual([JSON.stringify(big)]);
   });
 });
 
