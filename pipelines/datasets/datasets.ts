@@ -213,13 +213,15 @@ export async function pushDataset(
     if (validated.status === 'rejected') throw validated.reason;
     if (put.status === 'rejected') throw put.reason;
     const { summary, stats } = validated.value;
+    // The size of the object stored (the bytes the version id names), not of the file now.
+    const storedBytes = (await store.head(dataKey))?.size ?? (await stat(file)).size;
     const manifest: DatasetManifest = {
       manifestVersion: 1,
       name,
       version: sha256,
       format: summary.format,
       dataKey,
-      bytes: (await stat(file)).size,
+      bytes: storedBytes,
       rows: summary.rows,
       droppedRows: summary.droppedRows,
       task: schema.task,

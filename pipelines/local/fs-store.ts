@@ -10,6 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type BigIntStats, constants, createReadStream, type Stats } from 'node:fs';
 import {
+  chmod,
   copyFile,
   type FileHandle,
   link,
@@ -45,6 +46,8 @@ export interface FsObjectStoreOptions {
 
 const SWEEP_INTERVAL_MS = 60_000;
 const LIST_BATCH = 32;
+/** Permissions of a stored object copied from a file (what `open(…, 'wx')` gives under the usual umask). */
+const OBJECT_MODE = 0o644;
 /** Sub-folders whose listing a walk reads ahead. */
 const READ_AHEAD = 32;
 
@@ -176,6 +179,9 @@ export class FsObjectStore implements ObjectStore {
     touch.unref();
     try {
       await copyFile(file, temp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+      // The copy took the source's permissions (a read-only file gives a read-only draft): stored
+      // objects get the store's own.
+      await chmod(temp, OBJECT_MODE);
       const [checked, synced] = await Promise.allSettled([check(temp), syncFile(temp)]);
       if (checked.status === 'rejected') throw checked.reason;
       if (synced.status === 'rejected') throw synced.reason;
@@ -579,9 +585,9 @@ function fileEtag(info: BigIntStats): string {
   return `file:${info.dev}-${info.ino}-${info.size}-${info.mtimeNs}`;
 }
 
-/** Flushes a file's data to the disk. */
+/** Flushes a file's data to the disk (a read-only descriptor is enough for fsync). */
 async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r+');
+  const handle = await open(path, 'r');
   try {
     await handle.sync();
   } finally {

@@ -210,6 +210,12 @@ function isTrusted(shard: ShardView, key: string, runId: string, entry: unknown)
     entry.runId === runId &&
     (entry.status === 'succeeded' || entry.status === 'failed') &&
     typeof entry.startedAt === 'string' &&
+    // Shape of what `runs ls` prints: a malformed entry sends the run to its record instead.
+    isObject(entry.dataset) &&
+    typeof entry.dataset.name === 'string' &&
+    typeof entry.dataset.version === 'string' &&
+    typeof entry.algorithm === 'string' &&
+    typeof entry.promotionMetric === 'string' &&
     indexKeyOf(runId) === key &&
     tokensOf(shard, runId).length === 0
   );

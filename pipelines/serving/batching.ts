@@ -13,6 +13,7 @@
  * A batch that fails is run again request by request, so one request's failure is never another's.
  */
 import type { OnnxModel, ScoredBatch } from '../model/onnx-model.ts';
+import { batchSize } from '../model/predictions.ts';
 import type { OnnxFeed } from '../onnx/inputs.ts';
 
 /** What a batch is run on: the model's `run`. */
@@ -55,11 +56,17 @@ export class BatchingRunner {
 
   /** Runs batches until the queue is empty. */
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#take();
-      await this.#runBatch(batch);
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#take();
+        await this.#runBatch(batch);
+      }
+    } catch (error) {
+      // #runBatch settles every request it takes; this is for a bug there: no request may hang.
+      for (const pending of this.#queue.splice(0)) pending.reject(error);
+    } finally {
+      this.#busy = false;
     }
-    this.#busy = false;
   }
 
   /** The requests of the next run: in arrival order, up to `maxRows` rows (at least one request). */
@@ -88,11 +95,16 @@ export class BatchingRunner {
       await this.#runOne(only);
       return;
     }
-    let scored: ScoredBatch;
+    let scored: ScoredBatch | undefined;
     try {
       scored = await this.#model.run(concatFeeds(batch));
     } catch {
-      // Each on its own: whichever request cannot be scored gets the error, the others their rows.
+      scored = undefined;
+    }
+    const rows = batch.reduce((sum, pending) => sum + pending.rows, 0);
+    if (scored === undefined || batchSize(scored) !== rows) {
+      // Each on its own: whichever request cannot be scored gets the error (or its own wrong-sized
+      // answer, which the API refuses), the others their rows.
       for (const pending of batch) await this.#runOne(pending);
       return;
     }

@@ -91,8 +91,6 @@ function sha256(bytes: Uint8Array): string {
 
 /** Memory per full vCPU in Lambda: AWS allocates CPU in proportion to memory, one vCPU at 1,769 MB. */
 const LAMBDA_MB_PER_VCPU = 1769;
-/** Lambda's most: 6 vCPUs (10,240 MB). */
-const LAMBDA_MAX_VCPUS = 6;
 
 /**
  * onnxruntime's intra-op threads for serving. In Lambda, a container handles one request at a time,
@@ -104,7 +102,7 @@ const LAMBDA_MAX_VCPUS = 6;
 export function servingThreads(env: Readonly<Record<string, string | undefined>> = process.env): number {
   const memory = Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
   if (!Number.isFinite(memory) || memory <= 0) return 1;
-  return Math.max(1, Math.min(LAMBDA_MAX_VCPUS, Math.floor(memory / LAMBDA_MB_PER_VCPU)));
+  return Math.max(1, Math.floor(memory / LAMBDA_MB_PER_VCPU));
 }
 
 /**

@@ -173,6 +173,29 @@ describe('pushDataset', () => {
     );
   });
 
+  it('describes the stored bytes in the manifest when the file grows after it was stored', async () => {
+    const file = await writeSyntheticCsv(dir, 'late.csv', 'binary', 200, 2);
+    const original = await readFile(file);
+    const late: ObjectStore = {
+      location: store.location,
+      head: (key) => store.head(key),
+      read: (key) => store.read(key),
+      readBytes: (key) => store.readBytes(key),
+      putIfAbsent: (key, body) => store.putIfAbsent(key, body),
+      putIfMatch: (key, body, etag) => store.putIfMatch(key, body, etag),
+      list: (prefix) => store.list(prefix),
+      putFileIfAbsent: async (key, source, check) => {
+        const result = await store.putFileIfAbsent(key, source, check);
+        await appendFile(source, '44,1234.5,porto,pro,stay\n');
+        return result;
+      },
+    };
+    const pushed = await pushDataset(late, config, file);
+    expect(pushed.version).toBe(createHash('sha256').update(original).digest('hex'));
+    expect(pushed.manifest.bytes).toBe(original.length);
+    expect((await stat(join(dir, 'home', pushed.manifest.dataKey))).size).toBe(original.length);
+  });
+
   it('refuses bad dataset and tag names', async () => {
     const file = await writeSyntheticCsv(dir, 'a.csv', 'binary', 50, 1);
     await expect(pushDataset(store, config, file, { name: '../escape' })).rejects.toThrow(UsageError);

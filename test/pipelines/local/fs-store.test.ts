@@ -1,6 +1,6 @@
 import { type ChildProcess, fork, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -94,6 +94,17 @@ describe('FsObjectStore on disk', () => {
     });
     expect(again).toEqual({ status: 'exists' });
     expect(checked).toBe(false);
+  });
+
+  it('putFileIfAbsent stores a read-only file with the permissions of other stored objects', async () => {
+    const own = await tempDir('driftline-fs-file-');
+    const fresh = new FsObjectStore(join(own, 'home'));
+    const source = join(own, 'readonly.csv');
+    await writeFile(source, 'a,b\n1,2\n');
+    await chmod(source, 0o444);
+    await fresh.putFileIfAbsent('data/ro.csv', source, async () => {});
+    expect((await stat(join(own, 'home', 'data/ro.csv'))).mode & 0o777).toBe(0o644);
+    expect(await readFile(join(own, 'home', 'data/ro.csv'), 'utf8')).toBe('a,b\n1,2\n');
   });
 
   it('putFileIfAbsent publishes nothing when the check fails, and throws its error', async () => {

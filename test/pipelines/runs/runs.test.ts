@@ -377,6 +377,26 @@ describe('the run index', () => {
     expect((await listRuns(store)).map((r) => r.runId)).toEqual([runId, ...[...ids].reverse()]);
   });
 
+  it('reads a run from its record when its finished entry is malformed', async () => {
+    // Prepare: parseable shards whose finished entries lack what runs ls prints.
+    const store = new MemoryObjectStore();
+    await seedRuns(store);
+    const expected = await listByRecords(store);
+    for (const key of [JANUARY, DECEMBER]) {
+      await updateJson<{ runs: Record<string, Record<string, unknown>> }>(store, key, (current) => ({
+        ...current,
+        runs: Object.fromEntries(
+          Object.entries(current?.runs ?? {}).map(([id, entry], i) => {
+            const { dataset: _dataset, algorithm: _algorithm, ...rest } = entry;
+            return [id, i % 2 === 0 ? rest : { ...entry, dataset: 'not an object' }];
+          }),
+        ),
+      }));
+    }
+    // Act / Assess
+    expect(await listRuns(store)).toEqual(expected);
+  });
+
   it('keeps every run in the index when many runs start and end at once', async () => {
     // Prepare
     const store = new FsObjectStore(join(await tempDir('driftline-runs-'), 'home'));
