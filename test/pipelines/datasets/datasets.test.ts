@@ -35,6 +35,20 @@ async function allKeys(): Promise<string[]> {
   return keys;
 }
 
+/** The test's store with its file copy replaced by `putFileIfAbsent`. */
+function withFileCopy(putFileIfAbsent: NonNullable<ObjectStore['putFileIfAbsent']>): ObjectStore {
+  return {
+    location: store.location,
+    head: (key) => store.head(key),
+    read: (key) => store.read(key),
+    readBytes: (key) => store.readBytes(key),
+    putIfAbsent: (key, body) => store.putIfAbsent(key, body),
+    putIfMatch: (key, body, etag) => store.putIfMatch(key, body, etag),
+    list: (prefix) => store.list(prefix),
+    putFileIfAbsent,
+  };
+}
+
 beforeEach(async () => {
   dir = await tempDir('driftline-datasets-');
   store = new FsObjectStore(join(dir, 'home'));
@@ -145,19 +159,10 @@ describe('pushDataset', () => {
     // Prepare: a store whose file copy first appends a row to the source, as a writer still busy with
     // the file would.
     const file = await writeSyntheticCsv(dir, 'growing.csv', 'binary', 200, 1);
-    const racing: ObjectStore = {
-      location: store.location,
-      head: (key) => store.head(key),
-      read: (key) => store.read(key),
-      readBytes: (key) => store.readBytes(key),
-      putIfAbsent: (key, body) => store.putIfAbsent(key, body),
-      putIfMatch: (key, body, etag) => store.putIfMatch(key, body, etag),
-      list: (prefix) => store.list(prefix),
-      putFileIfAbsent: async (key, source, check) => {
-        await appendFile(source, '44,1234.5,porto,pro,stay\n');
-        return store.putFileIfAbsent(key, source, check);
-      },
-    };
+    const racing = withFileCopy(async (key, source, check) => {
+      await appendFile(source, '44,1234.5,porto,pro,stay\n');
+      return store.putFileIfAbsent(key, source, check);
+    });
     // Act
     const error = await pushDataset(racing, config, file).catch((e: unknown) => e);
     // Assess
@@ -176,20 +181,11 @@ describe('pushDataset', () => {
   it('describes the stored bytes in the manifest when the file grows after it was stored', async () => {
     const file = await writeSyntheticCsv(dir, 'late.csv', 'binary', 200, 2);
     const original = await readFile(file);
-    const late: ObjectStore = {
-      location: store.location,
-      head: (key) => store.head(key),
-      read: (key) => store.read(key),
-      readBytes: (key) => store.readBytes(key),
-      putIfAbsent: (key, body) => store.putIfAbsent(key, body),
-      putIfMatch: (key, body, etag) => store.putIfMatch(key, body, etag),
-      list: (prefix) => store.list(prefix),
-      putFileIfAbsent: async (key, source, check) => {
-        const result = await store.putFileIfAbsent(key, source, check);
-        await appendFile(source, '44,1234.5,porto,pro,stay\n');
-        return result;
-      },
-    };
+    const late = withFileCopy(async (key, source, check) => {
+      const result = await store.putFileIfAbsent(key, source, check);
+      await appendFile(source, '44,1234.5,porto,pro,stay\n');
+      return result;
+    });
     const pushed = await pushDataset(late, config, file);
     expect(pushed.version).toBe(createHash('sha256').update(original).digest('hex'));
     expect(pushed.manifest.bytes).toBe(original.length);
