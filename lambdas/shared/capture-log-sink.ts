@@ -27,7 +27,8 @@
  *   `feedback/yyyy/mm/dd/` — the same records and layout the local sink writes (see
  *   `pipelines/serving/capture.ts`);
  * - a request's record is split into several lines of the same shape when its JSON would exceed
- *   {@link MAX_RECORD_BYTES}, so no line nears Lambda's 256 KB log event limit.
+ *   {@link MAX_RECORD_BYTES}, so no line nears Lambda's 256 KB log event limit; a single row over the
+ *   limit is left out, with a WARN line (`"message":"driftline capture row too large to log: left out"`).
  */
 import {
   type CaptureRecord,
@@ -84,9 +85,22 @@ export class LogCaptureSink implements CaptureSink {
   async close(): Promise<void> {}
 
   #lines(kind: 'capture' | 'feedback', parts: readonly string[]): void {
+    const time = this.#now().toISOString();
     const head =
-      `{"level":"INFO","message":"driftline ${kind}","timestamp":"${this.#now().toISOString()}",` +
+      `{"level":"INFO","message":"driftline ${kind}","timestamp":"${time}",` +
       `"service":${this.#service},"${RECORD_FIELD}":"${kind}","record":`;
-    for (const part of parts) this.#write(`${head}${part}}`);
+    for (const part of parts) {
+      // Only a single row can exceed the limit (see recordJsonParts). Its line would pass CloudWatch's
+      // 256 KB event limit and arrive cut, as JSON nobody can read: it is left out, and said so.
+      const bytes = part.length * 3 > this.#maxBytes ? Buffer.byteLength(part) : part.length;
+      if (bytes > this.#maxBytes) {
+        this.#write(
+          `{"level":"WARN","message":"driftline ${kind} row too large to log: left out","timestamp":"${time}",` +
+            `"service":${this.#service},"bytes":${bytes},"limit":${this.#maxBytes}}`,
+        );
+        continue;
+      }
+      this.#write(`${head}${part}}`);
+    }
   }
 }

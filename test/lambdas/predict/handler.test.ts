@@ -335,6 +335,29 @@ describe('LogCaptureSink', () => {
   });
 });
 
+describe('LogCaptureSink and a row too large for a log line', () => {
+  it('leaves the row out with a warning line, and logs the other rows', async () => {
+    const sink = new LogCaptureSink(stdoutLine, { service: 'svc', maxRecordBytes: 2000 });
+    const ids = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002'];
+    const record: CaptureRecord = {
+      type: 'capture',
+      time: '2026-05-01T12:00:00.000Z',
+      model: { version: 1, sha256: 'e'.repeat(64) },
+      predictionIds: ids,
+      instances: [{ city: 'ü'.repeat(1200) }, { city: 'porto' }],
+      predictions: ids.map((predictionId) => ({ predictionId, value: 1 })),
+    };
+    const { lines } = await stdoutJson(async () => sink.capture(record));
+    expect(lines.map((l) => [l.level, l.message])).toEqual([
+      ['WARN', 'driftline capture row too large to log: left out'],
+      ['INFO', 'driftline capture'],
+    ]);
+    expect(lines[0]).toMatchObject({ service: 'svc', limit: 2000 });
+    expect(lines[0]?.bytes).toBeGreaterThan(2000);
+    expect((lines[1]?.record as CaptureRecord).predictionIds).toEqual([ids[1]]);
+  });
+});
+
 describe('PowertoolsServingMetrics', () => {
   it('emits request metrics, errors by code and predicted classes as EMF', async () => {
     const metrics = new Metrics({ namespace: 'DriftlineTest', serviceName: 'svc' });
