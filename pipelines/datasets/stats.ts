@@ -486,14 +486,19 @@ function mergeMoments(
 }
 
 function mergeNumeric(a: NumericState, b: NumericState, seed: number): NumericState {
+  // The extremes as one pass updates them (`if (value < min) min = value`): the first part's stands
+  // unless the second goes strictly beyond it — Math.min(0, -0) is -0 where one pass keeps a first 0.
+  let { min, max } = a;
+  if (b.min < min) min = b.min;
+  if (b.max > max) max = b.max;
   return {
     type: 'numeric',
     count: a.count + b.count,
     missing: a.missing + b.missing,
     n: a.n + b.n,
     ...mergeMoments(a.n, a.mean, a.m2, b.n, b.mean, b.m2),
-    min: Math.min(a.min, b.min),
-    max: Math.max(a.max, b.max),
+    min,
+    max,
     sample: mergeSamples(a, b, createPrng(seed)),
   };
 }
