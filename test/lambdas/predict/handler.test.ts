@@ -354,7 +354,7 @@ describe('LogCaptureSink and a row too large for a log line', () => {
     ]);
     expect(lines[0]).toMatchObject({ service: 'svc', limit: 2000 });
     expect(lines[0]?.bytes).toBeGreaterThan(2000);
-    expect((lines[1]?.record as CaptureRecord).predictionIds).toEqual([ids[1]]);
+    expect((lines[1]?.record as CaptureRecord | undefined)?.predictionIds).toEqual([ids[1]]);
   });
 });
 
