@@ -8,20 +8,19 @@
  * in one part with the same result.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { splitOffset } from '../../../pipelines/data/csv-split.ts';
-import { judgeFindings } from '../../../pipelines/data/row-check.ts';
-import {
-  checkCsvSegment,
-  LeadingPass,
-  type RowPass,
-  readTable,
-  type TableSchema,
-} from '../../../pipelines/data/table.ts';
-import { type ValidatedStats, validateWithStats } from '../../../pipelines/datasets/column-stats.ts';
-import { type ColumnStats, SAMPLE_SIZE } from '../../../pipelines/datasets/stats.ts';
-import { InputError } from '../../../pipelines/errors.ts';
+import type { TableSchema } from '../../../pipelines/data/table.ts';
+import { validateWithStats } from '../../../pipelines/datasets/column-stats.ts';
+import type { ColumnStats } from '../../../pipelines/datasets/stats.ts';
 import { prngFor, randomCsv, randomSchema, writeCsv } from '../../helpers/push-csv-gen.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import {
+  expectSameStats,
+  numericValues,
+  type Outcome,
+  outcome,
+  shown,
+  stepwise,
+} from '../../helpers/two-part.ts';
 
 let dir = '';
 beforeAll(async () => {
@@ -57,97 +56,6 @@ function goodRows(n: number, from = 0, cities?: string[], classes?: string[]): s
   return Array.from({ length: n }, (_, k) => goodRow(from + k, cities, classes));
 }
 
-type Outcome = { ok: true; value: ValidatedStats } | { ok: false; error: unknown };
-
-async function outcome(work: Promise<ValidatedStats>): Promise<Outcome> {
-  return work.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-}
-
-/** An error as a user sees it: class, message, details, and the malformed record's problem and line. */
-function shown(error: unknown): unknown {
-  const cause = (error as { cause?: { name?: string; problem?: string; line?: number } }).cause;
-  return {
-    input: error instanceof InputError,
-    message: (error as Error).message,
-    details: error instanceof InputError ? error.details : undefined,
-    syntax: cause?.name === 'CsvSyntaxError' ? { problem: cause.problem, line: cause.line } : undefined,
-  };
-}
-
-/** The present values of each numeric column (features, then a numeric target), from a valid file. */
-async function numericValues(file: string, s: TableSchema): Promise<Map<string, Set<number>>> {
-  const table = await readTable(file, s, 'required');
-  const values = new Map<string, Set<number>>();
-  s.features.forEach((f, j) => {
-    const column = table.features[j];
-    if (column?.type === 'numeric') values.set(f.name, new Set(column.values));
-  });
-  if (table.target?.kind === 'values') values.set(s.target, new Set(table.target.values));
-  return values;
-}
-
-function close(actual: number | null, expected: number | null): void {
-  if (expected === null || actual === null) {
-    expect(actual).toBe(expected);
-    return;
-  }
-  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(expected)));
-}
-
-/** The merged statistics against one pass's: equal but for the samples (and the rounding of moments). */
-function expectSameStats(
-  merged: ColumnStats,
-  single: ColumnStats,
-  values: ReadonlySet<number> | undefined,
-): void {
-  if (merged.type === 'categorical' || single.type === 'categorical') {
-    expect(merged).toEqual(single);
-    return;
-  }
-  const { mean, std, sample, deciles, ...exact } = merged;
-  const { mean: mean1, std: std1, sample: sample1, deciles: _deciles, ...exact1 } = single;
-  expect(exact).toEqual(exact1);
-  close(mean, mean1);
-  close(std, std1);
-  const present = merged.count - merged.missing;
-  expect(sample.length).toBe(Math.min(SAMPLE_SIZE, present));
-  if (present <= SAMPLE_SIZE) expect(sample).toEqual(sample1);
-  for (const v of sample) expect(values?.has(v)).toBe(true);
-  expect(deciles.length).toBe(present > 0 ? 9 : 0);
-}
-
-/**
- * The two-part pass of `validateWithStats` done here step by step, both parts on this thread, to see
- * whether the first part paused at the split (so the second part's findings were used) when the file
- * is refused — a refusal says nothing of the parts. Undefined when the file is not split at all.
- */
-async function joinedVerdict(file: string, s: TableSchema): Promise<{ paused: boolean; error: unknown }> {
-  const leading = await LeadingPass.open(file, s, () => {});
-  if (leading === undefined) return { paused: false, error: undefined };
-  try {
-    const { header, delimiter } = leading;
-    const start = await splitOffset(file, delimiter, leading.dataStart);
-    if (start === undefined) return { paused: false, error: undefined };
-    const stop = await leading.readTo(start);
-    const paused = stop === 'paused';
-    if (stop === 'across') await leading.readRest();
-    let pass: RowPass = leading.result();
-    if (paused)
-      pass = leading.joinedWith(await checkCsvSegment(file, s, { header, delimiter, start }, () => {}));
-    try {
-      judgeFindings(file, 'csv', leading.hasTime, true, s, pass);
-      return { paused, error: undefined };
-    } catch (error) {
-      return { paused, error };
-    }
-  } finally {
-    await leading.close();
-  }
-}
-
 /**
  * Validates `file` in one pass and in two parts, and checks the two agree; returns the parts the
  * two-part pass used (for a refused file: whether the first part paused at the split).
@@ -158,16 +66,16 @@ async function compare(file: string, s: TableSchema = schema): Promise<{ parts: 
   if (!one.ok) {
     expect(two.ok).toBe(false);
     if (!two.ok) expect(shown(two.error)).toEqual(shown(one.error));
-    const joined = await joinedVerdict(file, s);
-    if (joined.error !== undefined) expect(shown(joined.error)).toEqual(shown(one.error));
-    return { parts: joined.paused ? 2 : 1, one };
+    const joined = await stepwise(file, s);
+    if (joined?.error !== undefined) expect(shown(joined.error)).toEqual(shown(one.error));
+    return { parts: joined?.paused ? 2 : 1, one };
   }
   if (!two.ok) throw two.error;
   expect(two.value.summary).toEqual(one.value.summary);
   const values = await numericValues(file, s);
   expect(Object.keys(two.value.stats)).toEqual(Object.keys(one.value.stats));
   for (const [name, stats] of Object.entries(one.value.stats)) {
-    expectSameStats(two.value.stats[name] as ColumnStats, stats, values.get(name));
+    expectSameStats(expect, name, two.value.stats[name] as ColumnStats, stats, values.get(name));
   }
   return { parts: two.value.parts, one };
 }
