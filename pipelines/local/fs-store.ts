@@ -182,7 +182,7 @@ export class FsObjectStore implements ObjectStore {
       // The copy took the source's permissions (a read-only file gives a read-only draft): stored
       // objects get the store's own.
       await chmod(temp, OBJECT_MODE);
-      const [checked, synced] = await Promise.allSettled([check(temp), syncFile(temp)]);
+      const [checked, synced] = await Promise.allSettled([check(temp), fsyncPath(temp)]);
       if (checked.status === 'rejected') throw checked.reason;
       if (synced.status === 'rejected') throw synced.reason;
       return await this.#publish(key, path, temp);
@@ -203,7 +203,7 @@ export class FsObjectStore implements ObjectStore {
       }
       throw this.#writeError(key, error);
     }
-    await fsyncDir(dirname(path));
+    await fsyncPath(dirname(path));
     return { status: 'created' };
   }
 
@@ -254,7 +254,7 @@ export class FsObjectStore implements ObjectStore {
           await lock.assertHeld();
           await rename(temp, path);
         }
-        await fsyncDir(dirname(path));
+        await fsyncPath(dirname(path));
       } finally {
         await lock.release();
       }
@@ -507,7 +507,7 @@ export class FsObjectStore implements ObjectStore {
       .filter((s) => s !== '')) {
       created.push(join(created[created.length - 1] ?? first, segment));
     }
-    for (const folder of [dirname(first), ...created.slice(0, -1)]) await fsyncDir(folder);
+    for (const folder of [dirname(first), ...created.slice(0, -1)]) await fsyncPath(folder);
   }
 
   #writeError(key: string, error: unknown): unknown {
@@ -585,18 +585,11 @@ function fileEtag(info: BigIntStats): string {
   return `file:${info.dev}-${info.ino}-${info.size}-${info.mtimeNs}`;
 }
 
-/** Flushes a file's data to the disk (a read-only descriptor is enough for fsync). */
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** fsync on a folder makes its new or renamed entries durable. */
-async function fsyncDir(path: string): Promise<void> {
+/**
+ * fsync through a read-only descriptor (enough on Linux): a file's data reaches the disk; a folder's
+ * new or renamed entries become durable.
+ */
+async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();

@@ -35,7 +35,7 @@ import {
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
 import type { LoadedModel, ModelSource } from './model-source.ts';
-import { predictBody, predictionJson } from './predict-body.ts';
+import { type JsonKeys, jsonKeys, predictBody, predictionJson } from './predict-body.ts';
 import { RequestValidator } from './validation.ts';
 
 /** What the API needs; every dependency is a port, so tests and the two runtimes wire their own. */
@@ -82,7 +82,7 @@ export class ServingApi {
   readonly #featureNames: readonly string[];
   readonly #runners = new WeakMap<OnnxModel, BatchingRunner>();
   /** The features in the order JSON.stringify writes a captured instance's keys, and `"<name>":` of each. */
-  readonly #instanceKeys: { readonly names: readonly string[]; readonly prefixes: readonly string[] };
+  readonly #instanceKeys: JsonKeys;
 
   constructor(options: ServingApiOptions) {
     this.#config = options.config;
@@ -96,12 +96,7 @@ export class ServingApi {
     this.#maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
     this.#validator = new RequestValidator(options.config.features, options.config.api.maxInstances);
     this.#featureNames = options.config.features.map((f) => f.name);
-    // Enumeration order of an object built in feature order (integer-like names first): what
-    // JSON.stringify walks.
-    const probe = Object.create(null) as Record<string, null>;
-    for (const name of this.#featureNames) probe[name] = null;
-    const names = Object.keys(probe);
-    this.#instanceKeys = { names, prefixes: names.map((name) => `${JSON.stringify(name)}:`) };
+    this.#instanceKeys = jsonKeys(this.#featureNames);
   }
 
   /** Handles one request. Never throws. */

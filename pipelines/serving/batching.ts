@@ -117,11 +117,9 @@ export class BatchingRunner {
 }
 
 /** The feeds of several requests, one after the other, as one feed per feature. */
-export function concatFeeds(
-  batch: readonly { readonly feeds: Readonly<Record<string, OnnxFeed>> }[],
-): Record<string, OnnxFeed> {
+function concatFeeds(batch: readonly Pending[]): Record<string, OnnxFeed> {
   const first = batch[0]?.feeds ?? {};
-  const total = batch.reduce((sum, pending) => sum + rowsOf(pending.feeds), 0);
+  const total = batch.reduce((sum, pending) => sum + pending.rows, 0);
   const out: Record<string, OnnxFeed> = {};
   for (const [name, feed] of Object.entries(first)) {
     if (feed.type === 'float32') {
@@ -143,13 +141,8 @@ export function concatFeeds(
   return out;
 }
 
-function rowsOf(feeds: Readonly<Record<string, OnnxFeed>>): number {
-  for (const feed of Object.values(feeds)) return feed.dims[0];
-  return 0;
-}
-
 /** Rows `[offset, offset + rows)` of a scored batch (views, no copy). */
-export function sliceScored(scored: ScoredBatch, offset: number, rows: number): ScoredBatch {
+function sliceScored(scored: ScoredBatch, offset: number, rows: number): ScoredBatch {
   if (scored.kind === 'values')
     return { kind: 'values', values: scored.values.subarray(offset, offset + rows) };
   const width = scored.labels.length === 0 ? 0 : scored.probabilities.length / scored.labels.length;

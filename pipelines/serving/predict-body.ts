@@ -17,11 +17,25 @@ export interface ServedModel {
   readonly sha256: string;
 }
 
-/** The probability keys of one class list, in the order JSON.stringify would write them. */
-interface ClassKeys {
+/** The keys of an object built in a given order, as JSON.stringify writes them. */
+export interface JsonKeys {
+  /** The names in JSON.stringify's order: integer-like names first (ascending), then the rest as given. */
   readonly names: readonly string[];
   /** `"<name>":`, JSON-quoted, one per name. */
   readonly prefixes: readonly string[];
+}
+
+/** {@link JsonKeys} of an object whose keys are set in the order of `names`. */
+export function jsonKeys(names: readonly string[]): JsonKeys {
+  // Enumeration order of a map built in that order: what JSON.stringify walks.
+  const probe = Object.create(null) as Record<string, null>;
+  for (const name of names) probe[name] = null;
+  const ordered = Object.keys(probe);
+  return { names: ordered, prefixes: ordered.map((name) => `${JSON.stringify(name)}:`) };
+}
+
+/** The probability keys of one class list, and the labels' JSON. */
+interface ClassKeys extends JsonKeys {
   /** Class name → its JSON string, for labels (always one of the classes). */
   readonly quoted: ReadonlyMap<string, string>;
 }
@@ -32,15 +46,8 @@ const classKeysCache = new WeakMap<readonly string[], ClassKeys>();
 function classKeys(classes: readonly string[]): ClassKeys {
   let keys = classKeysCache.get(classes);
   if (keys === undefined) {
-    // Enumeration order of a map built in class order: what JSON.stringify walks.
-    const probe = Object.create(null) as Record<string, number>;
-    for (const name of classes) probe[name] = 0;
-    const names = Object.keys(probe);
-    keys = {
-      names,
-      prefixes: names.map((name) => `${JSON.stringify(name)}:`),
-      quoted: new Map(names.map((name) => [name, JSON.stringify(name)])),
-    };
+    const ordered = jsonKeys(classes);
+    keys = { ...ordered, quoted: new Map(ordered.names.map((name) => [name, JSON.stringify(name)])) };
     classKeysCache.set(classes, keys);
   }
   return keys;
