@@ -4,8 +4,9 @@
  * Both sides score the same instances with the same loaded session:
  * - bare: `OnnxModel.run` on feeds built beforehand — onnxruntime and the tensor wrapping only;
  * - handler: an API Gateway proxy event carrying the JSON body → `createHandler(...)` (middy, the
- *   serving API: body checks, JSON.parse, zod validation, feeds, the same run, prediction ids,
- *   capture record, JSON response), with capture on (sample rate 1.0, the default) through the Lambda's
+ *   serving API: body checks, the body read and validated — straight from the text, the fast path
+ *   these plain bodies take —, feeds, the same run, prediction ids, capture record, JSON response),
+ *   with capture on (sample rate 1.0, the default) through the Lambda's
  *   own sink — each record formatted as the log line it becomes, then dropped — and no-op metrics and log.
  * Iterations alternate between the two (in both orders), so drift of the machine hits both alike;
  * the table takes medians after a warm-up.

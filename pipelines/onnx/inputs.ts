@@ -1,14 +1,32 @@
 /**
- * Raw rows → the input feeds of an exported model, one `[N, 1]` column per feature. Plain typed
+ * Raw rows (or value columns) → the input feeds of an exported model, one `[N, 1]` column per feature. Plain typed
  * arrays, no onnxruntime types: the serving code wraps each in a tensor of the given type.
  */
-import { categoricalInput, numericInput, type RawRow, rawValue } from '../model/raw.ts';
+import { categoricalInput, numericInput, type RawRow, type RawValue, rawValue } from '../model/raw.ts';
 import type { FeatureEncoding } from '../model/types.ts';
 
 /** One graph input's data. */
 export type OnnxFeed =
   | { readonly type: 'float32'; readonly data: Float32Array; readonly dims: readonly [number, 1] }
   | { readonly type: 'string'; readonly data: string[]; readonly dims: readonly [number, 1] };
+
+/**
+ * One feature's raw values, one per instance: as rows hold them (`undefined` = absent), or, for a
+ * numeric feature, as doubles with NaN for missing.
+ */
+export type ValueColumn = readonly RawValue[] | Float64Array;
+
+/** Value columns by feature name. */
+export type ValueColumns = ReadonlyMap<string, ValueColumn>;
+
+/** The raw value of instance `i` in a column (`null` for a NaN double: missing). */
+export function columnValue(column: ValueColumn | undefined, i: number): RawValue {
+  if (column instanceof Float64Array) {
+    const value = column[i] as number;
+    return Number.isNaN(value) ? null : value;
+  }
+  return column?.[i];
+}
 
 /**
  * The feeds for `rows`, keyed by feature (input) name. Missing numeric → NaN; missing categorical →
@@ -20,21 +38,36 @@ export function onnxFeeds(
   features: readonly Pick<FeatureEncoding, 'name' | 'type'>[],
   rows: readonly RawRow[],
 ): Record<string, OnnxFeed> {
-  const n = rows.length;
+  const columns = new Map(
+    features.map((feature) => [feature.name, rows.map((row) => rawValue(row, feature.name))]),
+  );
+  return columnsFeeds(features, columns, rows.length);
+}
+
+/**
+ * The feeds for `n` instances given as value columns ({@link onnxFeeds} without the rows); a feature
+ * with no column is missing in every instance.
+ *
+ * @throws InputError when a numeric feature holds a non-number.
+ */
+export function columnsFeeds(
+  features: readonly Pick<FeatureEncoding, 'name' | 'type'>[],
+  columns: ValueColumns,
+  n: number,
+): Record<string, OnnxFeed> {
   const feeds: Record<string, OnnxFeed> = {};
   for (const feature of features) {
+    const values = columns.get(feature.name);
     if (feature.type === 'numeric') {
       const data = new Float32Array(n);
-      rows.forEach((row, i) => {
-        data[i] = numericInput(rawValue(row, feature.name), feature.name, i);
-      });
+      // Doubles are rounded to float32 as numericInput does (NaN stays NaN: missing).
+      if (values instanceof Float64Array) data.set(values.subarray(0, n));
+      else for (let i = 0; i < n; i++) data[i] = numericInput(values?.[i], feature.name, i);
       feeds[feature.name] = { type: 'float32', data, dims: [n, 1] };
     } else {
-      feeds[feature.name] = {
-        type: 'string',
-        data: rows.map((row) => categoricalInput(rawValue(row, feature.name))),
-        dims: [n, 1],
-      };
+      const data = new Array<string>(n);
+      for (let i = 0; i < n; i++) data[i] = categoricalInput(columnValue(values, i));
+      feeds[feature.name] = { type: 'string', data, dims: [n, 1] };
     }
   }
   return feeds;

@@ -18,9 +18,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DriftlineConfig } from '../config/schema.ts';
 import type { OnnxModel, ScoredBatch } from '../model/onnx-model.ts';
-import { type ApiPrediction, apiPrediction, batchSize } from '../model/predictions.ts';
+import { type ApiPrediction, batchSize } from '../model/predictions.ts';
 import { type RawRow, type RawValue, rawValue } from '../model/raw.ts';
-import { type OnnxFeed, onnxFeeds } from '../onnx/inputs.ts';
+import { columnsFeeds, columnValue, type OnnxFeed, type ValueColumns } from '../onnx/inputs.ts';
 import { ApiError, errorResponse } from './api-error.ts';
 import { BatchingRunner } from './batching.ts';
 import type { CaptureSink } from './capture.ts';
@@ -30,12 +30,14 @@ import {
   jsonResponse,
   jsonTextResponse,
   MAX_BODY_BYTES,
+  parseJsonText,
   readJsonBody,
+  readJsonText,
 } from './http.ts';
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
 import type { LoadedModel, ModelSource } from './model-source.ts';
-import { type JsonKeys, jsonKeys, predictBody, predictionJson } from './predict-body.ts';
+import { type JsonKeys, jsonKeys, predictBody, predictionTexts } from './predict-body.ts';
 import { RequestValidator } from './validation.ts';
 
 /** What the API needs; every dependency is a port, so tests and the two runtimes wire their own. */
@@ -179,48 +181,86 @@ export class ServingApi {
   }
 
   async #predict(request: ApiRequest): Promise<Outcome> {
-    const body = readJsonBody(request, this.#maxBodyBytes);
-    const { rows, ignoredFields } = this.#validator.instances(body);
+    const text = readJsonText(request, this.#maxBodyBytes);
+    const instances = this.#instances(text);
+    const count = instances.count;
     const lease = await this.#models.acquire();
-    let predictions: ApiPrediction[];
+    let scored: ScoredBatch;
     let unknownCategories: number;
     const model = lease.model;
     try {
-      const feeds = onnxFeeds(model.onnx.features, rows);
-      unknownCategories = countUnknown(model, feeds, rows);
-      const scored = await this.#runnerOf(model.onnx).run(feeds, rows.length);
-      if (batchSize(scored) !== rows.length) {
-        throw new Error(`the model returned ${batchSize(scored)} predictions for ${rows.length} instances`);
+      const feeds = columnsFeeds(model.onnx.features, instances.columns, count);
+      unknownCategories = countUnknown(model, feeds, instances.columns);
+      scored = await this.#runnerOf(model.onnx).run(feeds, count);
+      if (batchSize(scored) !== count) {
+        throw new Error(`the model returned ${batchSize(scored)} predictions for ${count} instances`);
       }
-      checkFinite(scored, model.onnx.classes.length, rows.length);
-      predictions = rows.map((_, i) => apiPrediction(scored, model.onnx.classes, i, randomUUID()));
+      checkFinite(scored, model.onnx.classes.length, count);
     } finally {
       lease.release();
     }
+    const classes = model.onnx.classes;
+    const ids = new Array<string>(count);
+    for (let i = 0; i < count; i++) ids[i] = randomUUID();
     const served = { version: model.version, sha256: model.sha256 };
-    const texts = predictionJson(predictions, model.onnx.classes);
+    const texts = predictionTexts(scored, classes, ids);
     const captured = this.#random() < this.#config.api.captureSampleRate;
     if (captured) {
+      let objects: Readonly<Record<string, RawValue>>[] | undefined;
+      let predictions: ApiPrediction[] | undefined;
+      const featureNames = this.#featureNames;
       this.#capture.capture(
         {
           type: 'capture',
           time: this.#now().toISOString(),
           model: served,
-          predictionIds: predictions.map((p) => p.predictionId),
-          instances: rows.map((row) => this.#capturedInstance(row)),
-          predictions,
+          predictionIds: ids,
+          // The sinks write the rows' JSON passed below; the objects are made only for a sink that
+          // reads them.
+          get instances() {
+            objects ??= capturedInstances(featureNames, instances.columns, count);
+            return objects;
+          },
+          get predictions() {
+            predictions ??= texts.map((json) => JSON.parse(json) as ApiPrediction);
+            return predictions;
+          },
         },
-        { instances: rows.map((row) => this.#instanceJson(row)), predictions: texts },
+        { predictionIds: ids.map((id) => `"${id}"`), instances: instances.json(), predictions: texts },
       );
     }
     return {
       response: jsonTextResponse(200, predictBody(texts, served)),
       ...this.#modelVersion(model),
-      instances: rows.length,
+      instances: count,
       unknownCategories,
-      ignoredFields,
+      ignoredFields: instances.ignoredFields,
       captured,
-      ...summarise(predictions),
+      ...summarise(scored),
+    };
+  }
+
+  /**
+   * The validated instances of a `/predict` body by column, and the JSON each is captured as. Plain
+   * valid bodies are read straight from the text; anything else is parsed and validated as rows.
+   * @throws ApiError from parsing or validation
+   */
+  #instances(text: string): {
+    count: number;
+    columns: ValueColumns;
+    ignoredFields: number;
+    json: () => readonly string[];
+  } {
+    const read = this.#validator.instancesText(text);
+    if (read !== undefined) return { ...read, json: () => read.instanceJson };
+    const { rows, ignoredFields } = this.#validator.instances(parseJsonText(text));
+    const columns = new Map(this.#featureNames.map((name) => [name, rows.map((row) => rawValue(row, name))]));
+    return {
+      count: rows.length,
+      columns,
+      ignoredFields,
+      json: () =>
+        capturedInstances(this.#featureNames, columns, rows.length).map((row) => this.#instanceJson(row)),
     };
   }
 
@@ -248,23 +288,6 @@ export class ServingApi {
       else text += String(value);
     }
     return `${text}}`;
-  }
-
-  /** The instance as monitoring reads it: every feature, in config order, missing as null. */
-  #capturedInstance(row: RawRow): Readonly<Record<string, RawValue>> {
-    // A validated row holds only features, in config order, in a null-prototype object: when it has
-    // them all, it already is that record, and the per-instance copy is skipped.
-    let complete = true;
-    for (const name of this.#featureNames) {
-      if (rawValue(row, name) === undefined) {
-        complete = false;
-        break;
-      }
-    }
-    if (complete) return row;
-    const out = Object.create(null) as Record<string, RawValue>;
-    for (const name of this.#featureNames) out[name] = rawValue(row, name) ?? null;
-    return out;
   }
 
   async #feedback(request: ApiRequest): Promise<Outcome> {
@@ -325,6 +348,21 @@ export class ServingApi {
   }
 }
 
+/** The instances as monitoring reads them: every feature, in config order, missing as `null`. */
+function capturedInstances(
+  names: readonly string[],
+  columns: ValueColumns,
+  count: number,
+): Readonly<Record<string, RawValue>>[] {
+  const out = new Array<Record<string, RawValue>>(count);
+  for (let i = 0; i < count; i++) {
+    const instance = Object.create(null) as Record<string, RawValue>;
+    for (const name of names) instance[name] = columnValue(columns.get(name), i) ?? null;
+    out[i] = instance;
+  }
+  return out;
+}
+
 function normalisePath(path: string): string {
   const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   return trimmed === '' ? '/' : trimmed;
@@ -341,13 +379,13 @@ function describeError(error: unknown): Record<string, unknown> {
 
 /**
  * Categorical values the model does not know (missing values are not unknown). Reads the string
- * feeds, which hold each value as the model sees it (`""` when missing); `rows` only for a feature
+ * feeds, which hold each value as the model sees it (`""` when missing); `columns` only for a feature
  * without one.
  */
 function countUnknown(
   model: LoadedModel,
   feeds: Readonly<Record<string, OnnxFeed>>,
-  rows: readonly RawRow[],
+  columns: ValueColumns,
 ): number {
   let unknown = 0;
   for (const [feature, known] of model.knownCategories) {
@@ -356,8 +394,9 @@ function countUnknown(
       for (const text of feed.data) if (text !== '' && !known.has(text)) unknown += 1;
       continue;
     }
-    for (const row of rows) {
-      const value = rawValue(row, feature);
+    const column = columns.get(feature);
+    for (let i = 0; i < (column?.length ?? 0); i++) {
+      const value = columnValue(column, i);
       if (value === null || value === undefined) continue;
       const text = typeof value === 'string' ? value : String(value);
       if (text !== '' && !known.has(text)) unknown += 1;
@@ -392,17 +431,16 @@ function checkFinite(scored: ScoredBatch, classCount: number, rows: number): voi
     throw new ApiError('invalid_request', 'some instances cannot be scored', { details });
 }
 
-function summarise(
-  predictions: readonly ApiPrediction[],
-): Pick<ServingObservation, 'classCounts' | 'meanPrediction'> {
-  const first = predictions[0];
-  if (first === undefined) return {};
-  if ('value' in first) {
+/** Class counts (classification) or the mean prediction (regression) of a scored batch. */
+function summarise(scored: ScoredBatch): Pick<ServingObservation, 'classCounts' | 'meanPrediction'> {
+  if (scored.kind === 'values') {
+    if (scored.values.length === 0) return {};
     let sum = 0;
-    for (const p of predictions) if ('value' in p) sum += p.value;
-    return { meanPrediction: sum / predictions.length };
+    for (const value of scored.values) sum += value;
+    return { meanPrediction: sum / scored.values.length };
   }
+  if (scored.labels.length === 0) return {};
   const classCounts = Object.create(null) as Record<string, number>;
-  for (const p of predictions) if ('label' in p) classCounts[p.label] = (classCounts[p.label] ?? 0) + 1;
+  for (const label of scored.labels) classCounts[label] = (classCounts[label] ?? 0) + 1;
   return { classCounts };
 }

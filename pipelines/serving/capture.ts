@@ -54,11 +54,13 @@ export interface FeedbackRecord {
 }
 
 /**
- * The JSON text of a capture record's rows, one text per row, each exactly `JSON.stringify` of the
- * row: what the serving path has already written (the predictions, for the response) or can write
- * faster than a generic serialiser (the instances, whose keys it knows).
+ * The JSON text of a capture record's rows, one text per row, each the JSON of that row of the record
+ * (the same value; not always `JSON.stringify`'s text — an instance keeps the number tokens of the
+ * request, `1.50` stays `1.50`): what the serving path has already written (the predictions, for the
+ * response; the instances, read from the request) or can write faster than a generic serialiser.
  */
 export interface CaptureRowsJson {
+  readonly predictionIds?: readonly string[];
   readonly instances?: readonly string[];
   readonly predictions?: readonly string[];
 }
@@ -125,7 +127,7 @@ export function recordJsonParts(
     head = `{"type":"capture","time":${JSON.stringify(record.time)},"model":${JSON.stringify({ version: record.model.version, sha256: record.model.sha256 })}`;
     names = ['predictionIds', 'instances', 'predictions'];
     columns = [
-      record.predictionIds.map((id) => JSON.stringify(id)),
+      rowsJson.predictionIds ?? record.predictionIds.map((id) => JSON.stringify(id)),
       rowsJson.instances ?? record.instances.map((instance) => JSON.stringify(instance)),
       rowsJson.predictions ?? record.predictions.map((prediction) => JSON.stringify(prediction)),
     ];

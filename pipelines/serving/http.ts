@@ -79,6 +79,16 @@ function bodyBytes(request: ApiRequest): Uint8Array | string {
  * @throws ApiError `payload_too_large`, `unsupported_media_type` or `invalid_json`
  */
 export function readJsonBody(request: ApiRequest, maxBytes = MAX_BODY_BYTES): unknown {
+  return parseJsonText(readJsonText(request, maxBytes));
+}
+
+/**
+ * The text of a JSON body after rules 1–3 of the module doc and the UTF-8 check of rule 4; not yet
+ * parsed (see {@link parseJsonText}).
+ *
+ * @throws ApiError `payload_too_large`, `unsupported_media_type` or `invalid_json`
+ */
+export function readJsonText(request: ApiRequest, maxBytes = MAX_BODY_BYTES): string {
   const raw = bodyBytes(request);
   // A UTF-16 unit is at most 3 UTF-8 bytes: most bodies are shown within the limit without a scan.
   const size =
@@ -129,6 +139,15 @@ export function readJsonBody(request: ApiRequest, maxBytes = MAX_BODY_BYTES): un
     }
   }
   if (text.trim() === '') throw new ApiError('invalid_json', 'the body is empty; expected a JSON object');
+  return text;
+}
+
+/**
+ * A body's text parsed as JSON.
+ *
+ * @throws ApiError `invalid_json`
+ */
+export function parseJsonText(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {

@@ -31,6 +31,14 @@ import type { FeatureSpec } from '../config/schema.ts';
 import type { ErrorDetail } from '../errors.ts';
 import type { RawRow, RawValue } from '../model/raw.ts';
 import { ApiError } from './api-error.ts';
+import {
+  type InstanceTextRules,
+  instanceTextRules,
+  readInstancesText,
+  type TextFeature,
+  type TextInstances,
+} from './instances-text.ts';
+import { jsonKeys } from './predict-body.ts';
 
 /** Longest categorical value accepted, in UTF-16 code units. */
 export const MAX_CATEGORY_LENGTH = 1024;
@@ -204,24 +212,31 @@ function checkCount(items: readonly unknown[], key: string, what: string, max: n
 }
 
 /**
+ * The interval a numeric feature's values must lie in: its `range` (inclusive), within float32;
+ * `undefined` for a categorical feature.
+ */
+function numericBounds(feature: FeatureRule): { lo: number; hi: number } | undefined {
+  if (feature.type !== 'numeric') return undefined;
+  return {
+    lo: Math.max(feature.range?.min ?? Number.NEGATIVE_INFINITY, -FLOAT32_MAX),
+    hi: Math.min(feature.range?.max ?? Number.POSITIVE_INFINITY, FLOAT32_MAX),
+  };
+}
+
+/**
  * A plain predicate that accepts a value only if the feature's zod schema would: the fast path of
  * {@link RequestValidator.instances}. It may be stricter than the schema (whatever it refuses goes
  * to zod, which decides and words the error), never more lenient.
  */
 function acceptsValue(feature: FeatureRule): (value: unknown) => boolean {
   const nullable = feature.nullable;
-  if (feature.type === 'numeric') {
-    const min = feature.range?.min ?? Number.NEGATIVE_INFINITY;
-    const max = feature.range?.max ?? Number.POSITIVE_INFINITY;
+  const bounds = numericBounds(feature);
+  if (bounds !== undefined) {
+    const { lo, hi } = bounds;
+    // NaN and ±Infinity fail both comparisons' pair: lo and hi are finite.
     return (value) => {
       if (value === undefined || value === null) return nullable;
-      return (
-        typeof value === 'number' &&
-        Number.isFinite(value) &&
-        value >= min &&
-        value <= max &&
-        Math.abs(value) <= FLOAT32_MAX
-      );
+      return typeof value === 'number' && value >= lo && value <= hi;
     };
   }
   const allowed = feature.values === undefined ? undefined : new Set(feature.values);
@@ -251,6 +266,7 @@ export class RequestValidator {
   readonly #featureIndex: ReadonlyMap<string, number>;
 
   readonly #fastPath: boolean;
+  readonly #textRules: InstanceTextRules;
 
   /**
    * @param options.fastPath `false` validates every request with zod alone (tests hold the fast path to
@@ -267,6 +283,15 @@ export class RequestValidator {
     this.#maxInstances = maxInstances;
     this.#rules = features.map((f) => ({ name: f.name, accepts: acceptsValue(f) }));
     this.#featureIndex = new Map(features.map((f, j) => [f.name, j]));
+    this.#textRules = instanceTextRules(
+      features.map((f, j) => {
+        const bounds = numericBounds(f);
+        const accepts = (this.#rules[j] as TextFeature).accepts;
+        return bounds === undefined ? { name: f.name, accepts } : { name: f.name, accepts, bounds };
+      }),
+      jsonKeys(features.map((f) => f.name)),
+      maxInstances,
+    );
     // Object.fromEntries defines own properties, so even a feature named "__proto__" is a plain key.
     const shape = Object.fromEntries(
       features.map((f) => [f.name, f.type === 'numeric' ? numericSchema(f) : categoricalSchema(f)]),
@@ -305,6 +330,15 @@ export class RequestValidator {
       return row;
     });
     return { rows, ignoredFields };
+  }
+
+  /**
+   * The rows of a `/predict` body read from its text ({@link readInstancesText}), with the captured
+   * JSON of each instance, when the body is valid and plain; `undefined` sends the body through
+   * `JSON.parse` and {@link RequestValidator.instances}, which decide and word any error.
+   */
+  instancesText(text: string): TextInstances | undefined {
+    return this.#fastPath ? readInstancesText(text, this.#textRules) : undefined;
   }
 
   /**

@@ -1,5 +1,6 @@
 /** `driftline predict`: score a data file with a model; JSON Lines out, one prediction per row. */
 
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -10,7 +11,8 @@ import type { Command } from 'commander';
 import { readTable } from '../../data/table.ts';
 import { InputError, UsageError } from '../../errors.ts';
 import { OnnxModel } from '../../model/onnx-model.ts';
-import { apiPrediction, batchSize } from '../../model/predictions.ts';
+import { batchSize } from '../../model/predictions.ts';
+import { predictionTexts } from '../../serving/predict-body.ts';
 import { commandContext } from '../context.ts';
 import type { CliIo } from '../io.ts';
 import { printResult } from '../output.ts';
@@ -31,6 +33,9 @@ export async function readModelFile(path: string): Promise<{ file: string; bytes
     throw error;
   }
 }
+
+/** Predictions written out at a time. */
+const PREDICTIONS_PER_WRITE = 1024;
 
 /** Registers `driftline predict`. */
 export function registerPredictCommand(program: Command, io: CliIo): void {
@@ -61,14 +66,12 @@ export function registerPredictCommand(program: Command, io: CliIo): void {
         const scored = await model.runColumns(data.features);
         const n = batchSize(scored);
         const out = options.out === undefined ? undefined : createWriteStream(resolve(io.cwd, options.out));
-        let chunk = '';
-        for (let i = 0; i < n; i += 1) {
-          chunk += `${JSON.stringify(apiPrediction(scored, model.classes, i))}\n`;
-          if (chunk.length > 1 << 16 || i === n - 1) {
-            if (out === undefined) io.stdout(chunk);
-            else if (!out.write(chunk)) await once(out, 'drain');
-            chunk = '';
-          }
+        // The API's writer: the same JSON, numbers as float32 values (see predict-body.ts).
+        for (let first = 0; first < n; first += PREDICTIONS_PER_WRITE) {
+          const ids = Array.from({ length: Math.min(PREDICTIONS_PER_WRITE, n - first) }, () => randomUUID());
+          const chunk = `${predictionTexts(scored, model.classes, ids, first).join('\n')}\n`;
+          if (out === undefined) io.stdout(chunk);
+          else if (!out.write(chunk)) await once(out, 'drain');
         }
         if (out !== undefined) {
           out.end();

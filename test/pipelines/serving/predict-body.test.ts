@@ -1,40 +1,116 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ScoredBatch } from '../../../pipelines/model/onnx-model.ts';
-import { apiPrediction } from '../../../pipelines/model/predictions.ts';
-import { predictBody, predictionJson } from '../../../pipelines/serving/predict-body.ts';
+import type { ApiPrediction } from '../../../pipelines/model/predictions.ts';
+import { float32Json, predictBody, predictionTexts } from '../../../pipelines/serving/predict-body.ts';
 
-/** Predictions made the way the API makes them, for `classes`, from float32 probabilities. */
-function classPredictions(classes: string[], rows: number) {
+/**
+ * The reference: the prediction object of row `i`, built field by field in the API's order, each
+ * number the decimal `float32Json` writes. Its `JSON.stringify` is what `predictionTexts` must write.
+ */
+function reference(scored: ScoredBatch, classes: readonly string[], i: number, id: string): ApiPrediction {
+  if (scored.kind === 'values')
+    return { predictionId: id, value: Number(float32Json(scored.values[i] as number)) };
+  const probabilities: Record<string, number> = Object.create(null);
+  classes.forEach((name, c) => {
+    probabilities[name] = Number(float32Json(scored.probabilities[i * classes.length + c] as number));
+  });
+  return { predictionId: id, label: scored.labels[i] as string, probabilities };
+}
+
+function classBatch(classes: readonly string[], rows: number): ScoredBatch {
   const probabilities = Float32Array.from(
     { length: rows * classes.length },
     (_, i) => ((i * 7919) % 1000) / 997,
   );
   const labels = Array.from({ length: rows }, (_, i) => classes[i % classes.length] as string);
-  const scored: ScoredBatch = { kind: 'classes', labels, probabilities };
-  return Array.from({ length: rows }, (_, i) => apiPrediction(scored, classes, i));
+  return { kind: 'classes', labels, probabilities };
 }
 
-describe('predictionJson and predictBody', () => {
+/** Float32 values of every kind: tiny, subnormal, huge, negative, round, and random bit patterns. */
+function float32Samples(): Float32Array {
+  const special = [
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    0.1,
+    1 / 3,
+    2 / 3,
+    1e-7,
+    1.5e-7,
+    9.99999e-7,
+    1e-6,
+    1e-45,
+    1.2e-38,
+    3e-39,
+  ];
+  const big = [123456.789, 9999999, 12345678, 99999990, 1e8, 123456789, 3.4e38, -3.4e38, 16777217];
+  const bits = new Uint32Array(20_000);
+  let state = 12345;
+  for (let i = 0; i < bits.length; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    bits[i] = state;
+  }
+  const random = Array.from(new Float32Array(bits.buffer)).filter(Number.isFinite);
+  const probabilities = Array.from({ length: 5000 }, (_, i) => Math.fround((i * 0.7548776662) % 1));
+  return Float32Array.from([...special, ...big, ...random, ...probabilities]);
+}
+
+describe('float32Json', () => {
+  it('writes every float32 so that it reads back as the same float32, canonically, in at most 9 digits', () => {
+    for (const value of float32Samples()) {
+      const text = float32Json(value);
+      const parsed = JSON.parse(text) as number;
+      expect(Math.fround(parsed), text).toBe(value === 0 ? 0 : value);
+      expect(JSON.stringify(parsed), `${value}`).toBe(text);
+      const digits = text.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '');
+      if (Math.abs(value) < 1e8) expect(digits.length, text).toBeLessThanOrEqual(9);
+    }
+  });
+
+  it('drops the digits a float32 does not have, and writes non-finite values as null', () => {
+    expect(float32Json(Math.fround(0.1))).toBe('0.100000001');
+    expect(float32Json(0.5)).toBe('0.5');
+    expect(float32Json(3)).toBe('3');
+    expect(float32Json(-0)).toBe('0');
+    expect(float32Json(2 ** -23)).toBe('1.1920929e-7');
+    expect(float32Json(2 ** -24)).toBe('5.96046448e-8');
+    expect(float32Json(Math.fround(1e-45))).toBe('1.40129846e-45');
+    expect(float32Json(Math.fround(3.4e38))).toBe(String(Math.fround(3.4e38)));
+    expect(float32Json(Number.NaN)).toBe('null');
+    expect(float32Json(Number.POSITIVE_INFINITY)).toBe('null');
+  });
+});
+
+describe('predictionTexts and predictBody', () => {
   it.each([
     ['plain names', ['delayed', 'on time']],
     ['integer-like names (enumerated first by V8)', ['10', 'b', '2', 'a']],
     ['names that are Object.prototype members', ['__proto__', 'constructor', 'toString']],
     ['names needing escapes', ['"quoted"', 'back\\slash', 'línea\nnueva', '\u2028']],
-  ])('equal JSON.stringify for %s', (_, classes) => {
-    const predictions = classPredictions(classes, 25);
-    const rows = predictionJson(predictions, classes);
+  ])('equal JSON.stringify of the reference objects for %s', (_, classes) => {
+    const scored = classBatch(classes, 25);
+    const ids = Array.from({ length: 25 }, () => randomUUID());
+    const rows = predictionTexts(scored, classes, ids);
+    const predictions = ids.map((id, i) => reference(scored, classes, i, id));
     expect(rows).toEqual(predictions.map((p) => JSON.stringify(p)));
     const model = { version: 3, sha256: 'a'.repeat(64) };
     expect(predictBody(rows, model)).toBe(JSON.stringify({ predictions, model }));
+    // A window of the batch, as `driftline predict` writes it.
+    expect(predictionTexts(scored, classes, ids.slice(20), 20)).toEqual(rows.slice(20));
   });
 
-  it('equal JSON.stringify for values, including tiny, huge and negative ones', () => {
+  it('equal JSON.stringify of the reference objects for values, including tiny, huge and negative ones', () => {
     const values = Float32Array.from([0, -0, 1e-30, -2.5, 3.4e38, 0.1, 123456.789]);
     const scored: ScoredBatch = { kind: 'values', values };
-    const predictions = Array.from(values, (_, i) => apiPrediction(scored, [], i));
-    expect(predictionJson(predictions, [])).toEqual(predictions.map((p) => JSON.stringify(p)));
+    const ids = Array.from(values, () => randomUUID());
+    const predictions = ids.map((id, i) => reference(scored, [], i, id));
+    const rows = predictionTexts(scored, [], ids);
+    expect(rows).toEqual(predictions.map((p) => JSON.stringify(p)));
     const model = { version: null, sha256: 'b'.repeat(64) };
-    expect(predictBody(predictionJson(predictions, []), model)).toBe(JSON.stringify({ predictions, model }));
+    expect(predictBody(rows, model)).toBe(JSON.stringify({ predictions, model }));
     expect(predictBody([], model)).toBe(JSON.stringify({ predictions: [], model }));
   });
 });

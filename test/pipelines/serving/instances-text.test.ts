@@ -1,0 +1,307 @@
+/**
+ * The text reader of `/predict` bodies (the fast path) against `JSON.parse` + the validator (the full
+ * path), on bodies written as text: whatever the reader accepts, the full path accepts with the same
+ * values, ignored-key count and captured instances; every plain valid body is accepted (so the fast
+ * path is really taken); everything else is left to the full path.
+ */
+import { describe, expect, it } from 'vitest';
+import { type RawRow, rawValue } from '../../../pipelines/model/raw.ts';
+import { columnValue } from '../../../pipelines/onnx/inputs.ts';
+import type { TextInstances } from '../../../pipelines/serving/instances-text.ts';
+import { jsonKeys } from '../../../pipelines/serving/predict-body.ts';
+import { type FeatureRule, RequestValidator } from '../../../pipelines/serving/validation.ts';
+import { createPrng, type Prng } from '../../../pipelines/train/gbdt/prng.ts';
+
+const FEATURES: readonly FeatureRule[] = [
+  { name: 'age', type: 'numeric', nullable: true, range: { min: 0, max: 120 } },
+  { name: 'income', type: 'numeric', nullable: false },
+  { name: 'city', type: 'categorical', nullable: true },
+  { name: 'plan', type: 'categorical', nullable: false, values: ['basic', 'pro', '1', 'true'] },
+  { name: 'constructor', type: 'numeric', nullable: true },
+  // Integer-like: first in the captured order. Needs no escape.
+  { name: '10', type: 'categorical', nullable: true },
+  // Needs an escape in JSON: never matched by its units, always decoded.
+  { name: 'tab\there', type: 'numeric', nullable: true },
+];
+const NAMES = FEATURES.map((f) => f.name);
+const MAX = 6;
+
+/** Number tokens: valid ones of every form, and ones JSON does not allow. */
+const NUMBERS_VALID = [
+  '0',
+  '-0',
+  '1',
+  '42',
+  '1.5',
+  '1.50',
+  '0.1',
+  '120',
+  '120.0000000000000001',
+  '-1',
+  '1e2',
+  '1E2',
+  '1e+2',
+  '1e-2',
+  '0.000001',
+  '123456789012345',
+  '1234567890123456789',
+  '9007199254740993',
+  '1.7976931348623157e308',
+  '1e400',
+  '-1e400',
+  '1e-400',
+  '3.4028234663852886e38',
+  '3.4028235e38',
+  '5e-324',
+  '0.30000000000000004',
+  '12.345678901234567890',
+  '1e22',
+  '1e23',
+  '4.35',
+  '0.1e1',
+];
+const NUMBERS_INVALID = ['01', '1.', '.5', '+1', '-', '1e', '1e+', '0x10', 'NaN', 'Infinity', '- 1', '1.e2'];
+const STRINGS_PLAIN = [
+  '""',
+  '"basic"',
+  '"pro"',
+  '"1"',
+  '"true"',
+  '"x"',
+  '"é"',
+  '"SFO"',
+  '"a b"',
+  `"${'x'.repeat(1025)}"`,
+];
+const STRINGS_ESCAPED = ['"\\u0062asic"', '"a\\"b"', '"\\\\"', '"\\n"', '"\\/"'];
+const STRINGS_INVALID = ['"\\x"', '"\\u12"', '"a\nb"', '"unterminated'];
+const LITERALS = ['true', 'false', 'null'];
+const NESTED = ['[]', '{}', '[1]', '{"a":1}'];
+
+function pick<T>(prng: Prng, list: readonly T[]): T {
+  return list[prng.nextInt(list.length)] as T;
+}
+
+/** JSON whitespace, usually none. */
+function space(prng: Prng, rate: number): string {
+  return prng.nextFloat() < rate ? pick(prng, [' ', '\n', '\t', '\r\n', '  ']) : '';
+}
+
+interface Generated {
+  readonly text: string;
+  /** Whether the reader must accept the body when the full path does. */
+  readonly plain: boolean;
+}
+
+function generate(prng: Prng): Generated {
+  let plain = true;
+  const ws = prng.nextFloat() < 0.3 ? 0.3 : 0;
+  const sp = () => space(prng, ws);
+  const quoteKey = (name: string): string => {
+    // A key written with an escape is decoded by the full path only.
+    if (JSON.stringify(name).includes('\\')) plain = false;
+    if (prng.nextFloat() < 0.01) {
+      plain = false;
+      // The same name written with an escape.
+      return `"\\u${name.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(name).slice(2)}`;
+    }
+    return JSON.stringify(name);
+  };
+  const value = (feature: FeatureRule): string => {
+    const r = prng.nextFloat();
+    if (r < 0.9) {
+      // Usually what the feature takes.
+      if (feature.type === 'numeric') {
+        return prng.nextFloat() < 0.8
+          ? String(Math.round(prng.nextFloat() * 1200) / 10)
+          : pick(prng, NUMBERS_VALID.slice(0, 16));
+      }
+      return feature.values === undefined
+        ? pick(prng, STRINGS_PLAIN.slice(1, 9))
+        : JSON.stringify(pick(prng, feature.values));
+    }
+    if (r < 0.94) return pick(prng, NUMBERS_VALID);
+    if (r < 0.97) return pick(prng, STRINGS_PLAIN);
+    if (r < 0.985) return pick(prng, LITERALS);
+    if (r < 0.99) {
+      plain = false;
+      return pick(prng, STRINGS_ESCAPED);
+    }
+    if (r < 0.994) return pick(prng, NUMBERS_INVALID);
+    if (r < 0.997) return pick(prng, STRINGS_INVALID);
+    plain = false;
+    return pick(prng, NESTED);
+  };
+  const instance = (): string => {
+    if (prng.nextFloat() < 0.01) return pick(prng, ['null', '1', '"x"', '[]']);
+    const keys: string[] = prng.nextFloat() < 0.7 ? jsonKeys(NAMES).names.slice() : NAMES.slice();
+    if (prng.nextFloat() < 0.2) keys.sort(() => prng.nextFloat() - 0.5);
+    const fields: string[] = [];
+    for (const name of keys) {
+      if (prng.nextFloat() < (name === 'tab\there' ? 0.95 : 0.1)) continue;
+      const feature = FEATURES.find((f) => f.name === name) as FeatureRule;
+      fields.push(`${sp()}${quoteKey(name)}${sp()}:${sp()}${value(feature)}${sp()}`);
+    }
+    if (prng.nextFloat() < 0.15) {
+      // Keys that are not features: scalars (escapes allowed), or nested values (full path only).
+      const r = prng.nextFloat();
+      let extra: string;
+      if (r < 0.7) extra = pick(prng, [...NUMBERS_VALID, ...STRINGS_PLAIN, ...STRINGS_ESCAPED, ...LITERALS]);
+      else if (r < 0.85) {
+        plain = false;
+        extra = pick(prng, NESTED);
+      } else extra = pick(prng, [...NUMBERS_INVALID, ...STRINGS_INVALID]);
+      const key = pick(prng, ['"id"', '"target"', '"__proto__"', '"a\\"b"', '"ağ"', '""']);
+      if (key.includes('\\')) plain = false;
+      fields.splice(prng.nextInt(fields.length + 1), 0, `${sp()}${key}${sp()}:${sp()}${extra}${sp()}`);
+      if (prng.nextFloat() < 0.2) {
+        // The same extra key twice (JSON.parse keeps the last).
+        plain = false;
+        fields.push(`${key}:${extra}`);
+      }
+    }
+    if (prng.nextFloat() < 0.02 && fields.length > 0) {
+      // A feature twice.
+      plain = false;
+      fields.push(fields[0] as string);
+    }
+    return `{${fields.join(',')}${sp()}}`;
+  };
+  const count = prng.nextFloat() < 0.05 ? pick(prng, [0, MAX + 1]) : 1 + prng.nextInt(MAX);
+  const instances = Array.from({ length: count }, () => `${sp()}${instance()}${sp()}`).join(',');
+  let text = `${sp()}{${sp()}"instances"${sp()}:${sp()}[${instances}]${sp()}}${sp()}`;
+  const r = prng.nextFloat();
+  if (r < 0.01) text = text.slice(0, prng.nextInt(text.length));
+  else if (r < 0.02) text += pick(prng, ['x', ',', '}', ']', '{}']);
+  else if (r < 0.03) text = `\uFEFF${text}`;
+  else if (r < 0.04) text = text.replace('"instances"', pick(prng, ['"instance"', '"Instances"']));
+  else if (r < 0.05) text = text.replace(/}\s*$/, ',"extra":1}');
+  else if (r < 0.06) text = text.replace(/,(?=\s*\{)/, ',,');
+  else if (r < 0.07) text = text.replace(/}(\s*)]/, '},$1]');
+  return { text, plain };
+}
+
+/** What the full path makes of a body: rows, or that it refuses it. */
+function fullPath(
+  validator: RequestValidator,
+  text: string,
+): { rows: RawRow[]; ignoredFields: number } | 'refused' {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return 'refused';
+  }
+  try {
+    return validator.instances(body);
+  } catch {
+    return 'refused';
+  }
+}
+
+function checkAgainst(
+  read: TextInstances,
+  rows: readonly RawRow[],
+  ignoredFields: number,
+  text: string,
+): void {
+  expect(read.count, text).toBe(rows.length);
+  expect(read.ignoredFields, text).toBe(ignoredFields);
+  const captured = jsonKeys(NAMES).names;
+  for (const feature of FEATURES) {
+    const column = read.columns.get(feature.name);
+    rows.forEach((row, i) => {
+      const expected = rawValue(row, feature.name);
+      if (feature.type === 'numeric') {
+        // A numeric column holds doubles, NaN for missing (absent or null).
+        expect(column, text).toBeInstanceOf(Float64Array);
+        const actual = (column as Float64Array)[i] as number;
+        if (expected === null || expected === undefined) expect(actual, text).toBeNaN();
+        else
+          expect(Object.is(actual, expected), `${text}: ${feature.name}[${i}] ${actual} vs ${expected}`).toBe(
+            true,
+          );
+      } else {
+        expect(Object.is(columnValue(column, i), expected), `${text}: ${feature.name}[${i}]`).toBe(true);
+      }
+    });
+  }
+  rows.forEach((row, i) => {
+    const json = read.instanceJson[i] as string;
+    const parsed = JSON.parse(json) as Record<string, unknown>;
+    expect(Object.keys(parsed), json).toEqual(captured);
+    for (const name of captured) {
+      const expected = rawValue(row, name) ?? null;
+      expect(Object.is(parsed[name], expected), `${json}: ${name}`).toBe(true);
+    }
+  });
+}
+
+describe('readInstancesText (the text fast path of /predict)', () => {
+  it('agrees with JSON.parse and the validator on 30,000 bodies written as text', () => {
+    const fast = new RequestValidator(FEATURES, MAX);
+    const prng = createPrng(23);
+    let valid = 0;
+    let plainValid = 0;
+    let read = 0;
+    for (let i = 0; i < 30_000; i += 1) {
+      const { text, plain } = generate(prng);
+      const expected = fullPath(fast, text);
+      const actual = fast.instancesText(text);
+      if (actual !== undefined) {
+        expect(expected, `the reader accepted what the full path refuses: ${text}`).not.toBe('refused');
+        if (expected !== 'refused') checkAgainst(actual, expected.rows, expected.ignoredFields, text);
+        read += 1;
+      }
+      if (expected !== 'refused') {
+        valid += 1;
+        if (plain) {
+          expect(actual, `a plain valid body not read by the fast path: ${text}`).toBeDefined();
+          plainValid += 1;
+        }
+      }
+    }
+    // Both outcomes are common, so the comparison covers the reader and the fall-back.
+    expect(valid).toBeGreaterThan(3_000);
+    expect(plainValid).toBeGreaterThan(2_000);
+    expect(read).toBeGreaterThanOrEqual(plainValid);
+    expect(valid).toBeLessThan(27_000);
+  });
+
+  it('slices the captured JSON out of instances written in captured order, and writes the others', () => {
+    const validator = new RequestValidator(FEATURES.slice(0, 4), 10);
+    const text =
+      '{"instances":[{"age":41,"income":1.50,"city":"Porto","plan":"pro"},' +
+      '{ "plan":"basic","income":2e3,"id":7 },{"income":-0,"plan":1}]}';
+    const read = validator.instancesText(text);
+    expect(read?.instanceJson).toEqual([
+      '{"age":41,"income":1.50,"city":"Porto","plan":"pro"}',
+      '{"age":null,"income":2e3,"city":null,"plan":"basic"}',
+      '{"age":null,"income":-0,"city":null,"plan":1}',
+    ]);
+    expect(read?.ignoredFields).toBe(1);
+    expect(Array.from(read?.columns.get('income') as Float64Array)).toEqual([1.5, 2000, -0]);
+    expect(read?.columns.get('plan')).toEqual(['pro', 'basic', 1]);
+  });
+
+  it('leaves to the full path what it must not decide', () => {
+    const validator = new RequestValidator(FEATURES.slice(0, 4), 2);
+    const ok = '{"income":1,"plan":"pro"}';
+    for (const text of [
+      '{"instances":[]}',
+      `{"instances":[${ok},${ok},${ok}]}`, // more than the limit: 413 on the full path
+      '{"instances":[{"income":"1","plan":"pro"}]}',
+      '{"instances":[{"income":1,"plan":"gold"}]}',
+      '{"instances":[{"income":1,"plan":"\\u0070ro"}]}',
+      '{"instances":[{"income":1,"income":2,"plan":"pro"}]}',
+      '{"instances":[{"income":1,"plan":"pro","x":{"y":1}}]}',
+      '{"instances":[{"income":1e400,"plan":"pro"}]}',
+      '{"instances":[{"income":01,"plan":"pro"}]}',
+      `{"instances":[${ok}],"extra":1}`,
+      `{"instances":[${ok}]}x`,
+    ]) {
+      expect(validator.instancesText(text), text).toBeUndefined();
+    }
+    expect(validator.instancesText(`{"instances":[${ok},${ok}]}`)?.count).toBe(2);
+  });
+});
