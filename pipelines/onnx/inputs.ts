@@ -10,22 +10,25 @@ export type OnnxFeed =
   | { readonly type: 'float32'; readonly data: Float32Array; readonly dims: readonly [number, 1] }
   | { readonly type: 'string'; readonly data: string[]; readonly dims: readonly [number, 1] };
 
+/** A numeric feature's values as doubles, NaN where missing (absent or null). */
+export interface DoubleColumn {
+  readonly doubles: readonly number[];
+}
+
 /**
  * One feature's raw values, one per instance: as rows hold them (`undefined` = absent), or, for a
- * numeric feature, as doubles with NaN for missing.
+ * numeric feature, as doubles ({@link DoubleColumn}).
  */
-export type ValueColumn = readonly RawValue[] | Float64Array;
+export type ValueColumn = readonly RawValue[] | DoubleColumn;
 
 /** Value columns by feature name. */
 export type ValueColumns = ReadonlyMap<string, ValueColumn>;
 
 /** The raw value of instance `i` in a column (`null` for a NaN double: missing). */
 export function columnValue(column: ValueColumn | undefined, i: number): RawValue {
-  if (column instanceof Float64Array) {
-    const value = column[i] as number;
-    return Number.isNaN(value) ? null : value;
-  }
-  return column?.[i];
+  if (column === undefined || Array.isArray(column)) return (column as readonly RawValue[] | undefined)?.[i];
+  const value = (column as DoubleColumn).doubles[i] as number;
+  return Number.isNaN(value) ? null : value;
 }
 
 /**
@@ -60,9 +63,14 @@ export function columnsFeeds(
     const values = columns.get(feature.name);
     if (feature.type === 'numeric') {
       const data = new Float32Array(n);
-      // Doubles are rounded to float32 as numericInput does (NaN stays NaN: missing).
-      if (values instanceof Float64Array) data.set(values.subarray(0, n));
-      else for (let i = 0; i < n; i++) data[i] = numericInput(values?.[i], feature.name, i);
+      if (values !== undefined && !Array.isArray(values)) {
+        // Doubles are rounded to float32 by the store, as numericInput does (NaN stays NaN: missing).
+        const doubles = (values as DoubleColumn).doubles;
+        for (let i = 0; i < n; i++) data[i] = doubles[i] as number;
+      } else {
+        const raw = values as readonly RawValue[] | undefined;
+        for (let i = 0; i < n; i++) data[i] = numericInput(raw?.[i], feature.name, i);
+      }
       feeds[feature.name] = { type: 'float32', data, dims: [n, 1] };
     } else {
       const data = new Array<string>(n);

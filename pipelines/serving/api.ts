@@ -15,7 +15,6 @@
  * `handle()` never throws and never answers with a stack trace: an unexpected error is logged and
  * becomes a fixed 500 message.
  */
-import { randomUUID } from 'node:crypto';
 import type { DriftlineConfig } from '../config/schema.ts';
 import type { OnnxModel, ScoredBatch } from '../model/onnx-model.ts';
 import { type ApiPrediction, batchSize } from '../model/predictions.ts';
@@ -34,10 +33,11 @@ import {
   readJsonBody,
   readJsonText,
 } from './http.ts';
+import { type JsonRows, joinRows, parseRows } from './json-rows.ts';
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
 import type { LoadedModel, ModelSource } from './model-source.ts';
-import { type JsonKeys, jsonKeys, predictBody, predictionTexts } from './predict-body.ts';
+import { idStrings, type JsonKeys, jsonKeys, predictBody, writePredictions } from './predict-body.ts';
 import { RequestValidator } from './validation.ts';
 
 /** What the API needs; every dependency is a port, so tests and the two runtimes wire their own. */
@@ -190,7 +190,7 @@ export class ServingApi {
     const model = lease.model;
     try {
       const feeds = columnsFeeds(model.onnx.features, instances.columns, count);
-      unknownCategories = countUnknown(model, feeds, instances.columns);
+      unknownCategories = countUnknown(model, feeds);
       scored = await this.#runnerOf(model.onnx).run(feeds, count);
       if (batchSize(scored) !== count) {
         throw new Error(`the model returned ${batchSize(scored)} predictions for ${count} instances`);
@@ -199,13 +199,11 @@ export class ServingApi {
     } finally {
       lease.release();
     }
-    const classes = model.onnx.classes;
-    const ids = new Array<string>(count);
-    for (let i = 0; i < count; i++) ids[i] = randomUUID();
     const served = { version: model.version, sha256: model.sha256 };
-    const texts = predictionTexts(scored, classes, ids);
+    const written = writePredictions(scored, model.onnx.classes, count);
     const captured = this.#random() < this.#config.api.captureSampleRate;
     if (captured) {
+      let ids: string[] | undefined;
       let objects: Readonly<Record<string, RawValue>>[] | undefined;
       let predictions: ApiPrediction[] | undefined;
       const featureNames = this.#featureNames;
@@ -214,23 +212,30 @@ export class ServingApi {
           type: 'capture',
           time: this.#now().toISOString(),
           model: served,
-          predictionIds: ids,
-          // The sinks write the rows' JSON passed below; the objects are made only for a sink that
+          // The sinks write the rows' JSON passed below; the arrays are made only for a sink that
           // reads them.
+          get predictionIds() {
+            ids ??= idStrings(written.predictionIds);
+            return ids;
+          },
           get instances() {
             objects ??= capturedInstances(featureNames, instances.columns, count);
             return objects;
           },
           get predictions() {
-            predictions ??= texts.map((json) => JSON.parse(json) as ApiPrediction);
+            predictions ??= parseRows(written.predictions) as ApiPrediction[];
             return predictions;
           },
         },
-        { predictionIds: ids.map((id) => `"${id}"`), instances: instances.json(), predictions: texts },
+        {
+          predictionIds: written.predictionIds,
+          instances: instances.json(),
+          predictions: written.predictions,
+        },
       );
     }
     return {
-      response: jsonTextResponse(200, predictBody(texts, served)),
+      response: jsonTextResponse(200, predictBody(written.predictions, served)),
       ...this.#modelVersion(model),
       instances: count,
       unknownCategories,
@@ -249,7 +254,7 @@ export class ServingApi {
     count: number;
     columns: ValueColumns;
     ignoredFields: number;
-    json: () => readonly string[];
+    json: () => JsonRows;
   } {
     const read = this.#validator.instancesText(text);
     if (read !== undefined) return { ...read, json: () => read.instanceJson };
@@ -260,7 +265,9 @@ export class ServingApi {
       columns,
       ignoredFields,
       json: () =>
-        capturedInstances(this.#featureNames, columns, rows.length).map((row) => this.#instanceJson(row)),
+        joinRows(
+          capturedInstances(this.#featureNames, columns, rows.length).map((row) => this.#instanceJson(row)),
+        ),
     };
   }
 
@@ -379,28 +386,15 @@ function describeError(error: unknown): Record<string, unknown> {
 
 /**
  * Categorical values the model does not know (missing values are not unknown). Reads the string
- * feeds, which hold each value as the model sees it (`""` when missing); `columns` only for a feature
- * without one.
+ * feeds, which hold each value as the model sees it (`""` when missing); every categorical feature of
+ * a model has one.
  */
-function countUnknown(
-  model: LoadedModel,
-  feeds: Readonly<Record<string, OnnxFeed>>,
-  columns: ValueColumns,
-): number {
+function countUnknown(model: LoadedModel, feeds: Readonly<Record<string, OnnxFeed>>): number {
   let unknown = 0;
   for (const [feature, known] of model.knownCategories) {
     const feed = Object.hasOwn(feeds, feature) ? feeds[feature] : undefined;
-    if (feed?.type === 'string') {
-      for (const text of feed.data) if (text !== '' && !known.has(text)) unknown += 1;
-      continue;
-    }
-    const column = columns.get(feature);
-    for (let i = 0; i < (column?.length ?? 0); i++) {
-      const value = columnValue(column, i);
-      if (value === null || value === undefined) continue;
-      const text = typeof value === 'string' ? value : String(value);
-      if (text !== '' && !known.has(text)) unknown += 1;
-    }
+    if (feed?.type !== 'string') continue;
+    for (const text of feed.data) if (text !== '' && !known.has(text)) unknown += 1;
   }
   return unknown;
 }

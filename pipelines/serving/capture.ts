@@ -27,6 +27,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiPrediction } from '../model/predictions.ts';
 import type { RawValue } from '../model/raw.ts';
+import { isAsciiRows, type JsonRows, joinRows, rowBytes, rowStart, rowsText } from './json-rows.ts';
 import type { FeedbackItem } from './validation.ts';
 
 /** The model that served a request. */
@@ -54,15 +55,15 @@ export interface FeedbackRecord {
 }
 
 /**
- * The JSON text of a capture record's rows, one text per row, each the JSON of that row of the record
- * (the same value; not always `JSON.stringify`'s text — an instance keeps the number tokens of the
- * request, `1.50` stays `1.50`): what the serving path has already written (the predictions, for the
- * response; the instances, read from the request) or can write faster than a generic serialiser.
+ * The JSON of a capture record's rows that the serving path has already written, as {@link JsonRows}:
+ * each row the JSON of that row of the record (the same value, not always `JSON.stringify`'s text —
+ * an instance keeps the number tokens of the request, `1.50` stays `1.50`). The sinks write these
+ * instead of serialising the record's arrays again.
  */
 export interface CaptureRowsJson {
-  readonly predictionIds?: readonly string[];
-  readonly instances?: readonly string[];
-  readonly predictions?: readonly string[];
+  readonly predictionIds?: JsonRows;
+  readonly instances?: JsonRows;
+  readonly predictions?: JsonRows;
 }
 
 /** Where records go. Implementations buffer or log; none may block the request on I/O. */
@@ -122,39 +123,47 @@ export function recordJsonParts(
 ): string[] {
   let head: string;
   let names: readonly string[];
-  let columns: readonly (readonly string[])[];
+  let columns: readonly JsonRows[];
+  const json = (values: readonly unknown[]): JsonRows =>
+    joinRows(values.map((value) => JSON.stringify(value)));
   if (record.type === 'capture') {
     head = `{"type":"capture","time":${JSON.stringify(record.time)},"model":${JSON.stringify({ version: record.model.version, sha256: record.model.sha256 })}`;
     names = ['predictionIds', 'instances', 'predictions'];
     columns = [
-      rowsJson.predictionIds ?? record.predictionIds.map((id) => JSON.stringify(id)),
-      rowsJson.instances ?? record.instances.map((instance) => JSON.stringify(instance)),
-      rowsJson.predictions ?? record.predictions.map((prediction) => JSON.stringify(prediction)),
+      rowsJson.predictionIds ?? json(record.predictionIds),
+      rowsJson.instances ?? json(record.instances),
+      rowsJson.predictions ?? json(record.predictions),
     ];
   } else {
     head = `{"type":"feedback","time":${JSON.stringify(record.time)}`;
     names = ['feedback'];
-    columns = [record.feedback.map((item) => JSON.stringify(item))];
+    columns = [json(record.feedback)];
   }
+  const rows = columns[0]?.ends.length ?? 0;
   const part = (start: number, end: number): string => {
     let text = head;
     names.forEach((name, c) => {
-      text += `,"${name}":[${(columns[c] as readonly string[]).slice(start, end).join(',')}]`;
+      text += `,"${name}":[${rowsText(columns[c] as JsonRows, start, end)}]`;
     });
     return `${text}}`;
   };
-  const rows = columns[0]?.length ?? 0;
+  const whole = part(0, rows);
   // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit of the text.
-  let units = part(0, 0).length + rows * names.length;
-  for (const column of columns) for (const text of column) units += text.length;
-  if (units * 3 <= maxBytes || rows <= 1) return [part(0, rows)];
+  if (whole.length * 3 <= maxBytes || rows <= 1) return [whole];
+  // A column of ASCII text has as many bytes as units; only others are measured row by row.
+  const ascii = columns.map(isAsciiRows);
+  if ((ascii.every(Boolean) ? whole.length : Buffer.byteLength(whole)) <= maxBytes) return [whole];
+  const bytesOf = (column: JsonRows, c: number, i: number): number =>
+    ascii[c] ? (column.ends[i] as number) - rowStart(column, i) : rowBytes(column, i);
   const empty = Buffer.byteLength(part(0, 0));
   const parts: string[] = [];
   let start = 0;
   let bytes = empty;
   for (let i = 0; i < rows; i++) {
     let row = 0;
-    for (const column of columns) row += Buffer.byteLength(column[i] as string);
+    columns.forEach((column, c) => {
+      row += bytesOf(column, c, i);
+    });
     // Each column of a part gains the row, and a comma before it unless it is the part's first.
     const added = row + (i > start ? names.length : 0);
     if (i > start && bytes + added > maxBytes) {

@@ -19,6 +19,7 @@
  */
 import type { RawValue } from '../model/raw.ts';
 import type { ValueColumn, ValueColumns } from '../onnx/inputs.ts';
+import { type JsonRows, joinRows } from './json-rows.ts';
 import type { JsonKeys } from './predict-body.ts';
 
 /** One feature as the reader checks it. */
@@ -49,14 +50,14 @@ export interface InstanceTextRules {
 export interface TextInstances {
   readonly count: number;
   /**
-   * Each feature's values, in config order of the features: a numeric feature's as a Float64Array
-   * (NaN where missing: absent or null), a categorical one's as `JSON.parse` reads them (`undefined`
+   * Each feature's values, in config order of the features: a numeric feature's as doubles
+   * (`DoubleColumn`, NaN where missing: absent or null), a categorical one's as `JSON.parse` reads them (`undefined`
    * where absent).
    */
   readonly columns: ValueColumns;
   readonly ignoredFields: number;
   /** One JSON object per instance, as monitoring reads it (see the module doc). */
-  readonly instanceJson: string[];
+  readonly instanceJson: JsonRows;
 }
 
 /** Builds the reader's rules. */
@@ -254,12 +255,27 @@ function unitsAt(text: string, pos: number, units: readonly number[]): boolean {
   return true;
 }
 
-/** A growable Float64Array column. */
-function grown(column: Float64Array, count: number): Float64Array {
-  if (count < column.length) return column;
-  const bigger = new Float64Array(column.length * 2);
-  bigger.set(column);
-  return bigger;
+/**
+ * The captured JSON rows of the instances: the body's own array text when every instance is its own
+ * captured JSON and nothing but a comma separates them (no copy at all), else joined.
+ */
+function capturedRows(
+  text: string,
+  starts: readonly number[],
+  ends: readonly number[],
+  written: readonly (string | undefined)[],
+  rewritten: boolean,
+): JsonRows {
+  const first = starts[0] as number;
+  let contiguous = !rewritten;
+  for (let i = 1; contiguous && i < starts.length; i++)
+    contiguous = starts[i] === (ends[i - 1] as number) + 1;
+  if (contiguous) {
+    const rowEnds = Int32Array.from(ends, (end) => end - first);
+    // One slice of the body: V8 keeps it as a reference into the body, whatever its length.
+    return { pieces: [text.slice(first, ends[ends.length - 1])], ends: rowEnds };
+  }
+  return joinRows(written.map((json, i) => json ?? text.slice(starts[i], ends[i])));
 }
 
 /**
@@ -270,13 +286,16 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
   const features = rules.features;
   const width = features.length;
   const { capturedFeature, keyUnits, captured } = rules;
-  const numeric: (Float64Array | undefined)[] = features.map((f) =>
-    f.bounds === undefined ? undefined : new Float64Array(16),
-  );
+  // Plain arrays: V8 stores doubles in them unboxed, and makes a small one far faster than a typed array.
+  const numeric: (number[] | undefined)[] = features.map((f) => (f.bounds === undefined ? undefined : []));
   const categorical: (RawValue[] | undefined)[] = features.map((f) =>
     f.bounds === undefined ? [] : undefined,
   );
-  const instanceJson: string[] = [];
+  // Each instance's bounds in the text, and its captured JSON when that is not its own text.
+  const objectStarts: number[] = [];
+  const objectEnds: number[] = [];
+  const written: (string | undefined)[] = [];
+  let rewritten = false;
   let count = 0;
   let ignoredFields = 0;
   // Per instance: where each feature's token starts and ends (-1: absent).
@@ -368,9 +387,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
               if (pos === -1 || literalValue !== null || !feature.accepts(null)) return undefined;
               value = Number.NaN;
             }
-            const column = grown(numeric[j] as Float64Array, count);
-            numeric[j] = column;
-            column[count] = value;
+            (numeric[j] as number[])[count] = value;
           } else {
             let value: RawValue;
             if (c === 34) {
@@ -419,23 +436,24 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
         if (!feature.accepts(undefined)) return undefined;
         if (feature.bounds === undefined) (categorical[j] as RawValue[])[count] = undefined;
         else {
-          const column = grown(numeric[j] as Float64Array, count);
-          numeric[j] = column;
-          column[count] = Number.NaN;
+          (numeric[j] as number[])[count] = Number.NaN;
         }
       }
       if (unknown !== undefined) ignoredFields += unknown.length;
     }
     count += 1;
-    if (canonical) instanceJson.push(text.slice(objectStart, pos));
+    objectStarts.push(objectStart);
+    objectEnds.push(pos);
+    if (canonical) written.push(undefined);
     else {
+      rewritten = true;
       let json = '{';
       for (let k = 0; k < captured.names.length; k++) {
         const j = capturedFeature[k] as number;
         const start = starts[j] as number;
         json += `${k === 0 ? '' : ','}${captured.prefixes[k]}${start === -1 ? 'null' : text.slice(start, ends[j] as number)}`;
       }
-      instanceJson.push(`${json}}`);
+      written.push(`${json}}`);
     }
     pos = skipSpace(text, pos);
     c = text.charCodeAt(pos);
@@ -449,8 +467,13 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
   features.forEach((feature, j) => {
     columns.set(
       feature.name,
-      (numeric[j] as Float64Array | undefined)?.subarray(0, count) ?? (categorical[j] as RawValue[]),
+      numeric[j] === undefined ? (categorical[j] as RawValue[]) : { doubles: numeric[j] },
     );
   });
-  return { count, columns, ignoredFields, instanceJson };
+  return {
+    count,
+    columns,
+    ignoredFields,
+    instanceJson: capturedRows(text, objectStarts, objectEnds, written, rewritten),
+  };
 }

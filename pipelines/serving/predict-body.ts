@@ -10,7 +10,9 @@
  * is `t`), which the serving benchmark (`bench/serve.ts`) checks on every run. The JSON of each
  * prediction is written once and used twice: in the response, and in the request's capture record.
  */
+import { randomFillSync } from 'node:crypto';
 import type { ScoredBatch } from '../model/onnx-model.ts';
+import { type JsonRows, joinRows, latin1Pieces, rowsText } from './json-rows.ts';
 
 /** The model block of the response. */
 export interface ServedModel {
@@ -63,29 +65,138 @@ function classKeys(classes: readonly string[]): ClassKeys {
 /**
  * The JSON number of a float32 value (the type every model output has): 9 significant digits —
  * enough to single out every float32, so `Math.fround(JSON.parse(text))` is the value again — with
- * trailing zeros dropped, written the way `JSON.stringify` writes that decimal. Non-finite → `null`
- * (the API refuses those before this).
+ * trailing zeros dropped, written the way `JSON.stringify` writes that decimal (so the text is
+ * canonical). Non-finite → `null` (the API refuses those before this).
  *
  * Why not `JSON.stringify(value)`: that writes the shortest decimal of the float32 widened to a
  * double, up to 17 digits of which the last eight mean nothing (0.1 in float32 is written
  * 0.10000000149011612), and takes ~200 ns a number; 2,000 probabilities cost ~0.4 ms, more than
- * anything else the API does for a 1,000-instance request. `toPrecision(9)` takes a third of that.
+ * anything else the API did for a 1,000-instance request. The digits here come from one
+ * multiplication and an integer, written as bytes ({@link putFloat32}).
  */
 export function float32Json(value: number): string {
-  if (!Number.isFinite(value)) return 'null';
-  const magnitude = Math.abs(value);
-  // 0 and -0 both print "0"; from 1e8 up, toPrecision(9) would switch to an exponent JSON does not use.
-  if (magnitude === 0 || magnitude >= 1e8) return String(value);
-  const text = value.toPrecision(9);
-  // toPrecision always writes a decimal point here (9 digits, magnitude < 1e8); drop the zeros
-  // ending the mantissa, and the point if nothing follows it.
-  const exponent = text.indexOf('e');
-  const mantissaEnd = exponent === -1 ? text.length : exponent;
-  let end = mantissaEnd;
-  while (text.charCodeAt(end - 1) === 48 /* 0 */) end -= 1;
-  if (text.charCodeAt(end - 1) === 46 /* . */) end -= 1;
-  if (end === mantissaEnd) return text;
-  return exponent === -1 ? text.slice(0, end) : text.slice(0, end) + text.slice(exponent);
+  const end = putFloat32(scratch, 0, value);
+  return String.fromCharCode.apply(null, scratch.subarray(0, end) as unknown as number[]);
+}
+
+const scratch = new Uint8Array(32);
+
+/** Powers of ten as doubles (exact up to 1e22; the digits need only a close product beyond). */
+const POW10 = Array.from({ length: 60 }, (_, k) => Number(`1e${k}`));
+
+/**
+ * Writes {@link float32Json} of `value` as ASCII bytes at `at` (at most 24 bytes); returns the end.
+ *
+ * Digits: `n = round(|value| × 10^(8 − e))`, the 9 leading digits of the value (e its decimal
+ * exponent). The product is within a few units in the last place of a double, so `n` is the
+ * correctly rounded 9-digit decimal or, at a near tie, its neighbour — either reads back as the same
+ * float32 (9-digit decimals are more than 4 times closer together than float32 values).
+ */
+export function putFloat32(out: Uint8Array, at: number, value: number): number {
+  if (!Number.isFinite(value)) {
+    out[at] = 110; // n
+    out[at + 1] = 117; // u
+    out[at + 2] = 108; // l
+    out[at + 3] = 108; // l
+    return at + 4;
+  }
+  if (value === 0) {
+    out[at] = 48; // 0 (and -0, as JSON.stringify writes it)
+    return at + 1;
+  }
+  let magnitude = value;
+  if (value < 0) {
+    out[at++] = 45; // -
+    magnitude = -value;
+  }
+  // From 1e8 up, JSON writes an integer or an exponent of its own: JavaScript's own formatting.
+  if (magnitude >= 1e8) return putText(out, at, String(magnitude));
+  let exponent = decimalExponent(magnitude);
+  let n = Math.round(magnitude * (POW10[8 - exponent] as number));
+  // The exponent can be one off at a power of ten; rounding can carry into a tenth digit.
+  if (n < 1e8) {
+    exponent -= 1;
+    n = Math.round(magnitude * (POW10[8 - exponent] as number));
+  }
+  if (n >= 1e9) {
+    exponent += 1;
+    n = Math.round(magnitude * (POW10[8 - exponent] as number));
+    if (n >= 1e9) n = 1e8;
+  }
+  let digits = 9;
+  while (n % 10 === 0) {
+    n /= 10;
+    digits -= 1;
+  }
+  if (exponent < -6) {
+    // d[.ddd]e-x, as JavaScript writes numbers below 1e-6.
+    const first = at;
+    at = putDigits(out, at, n, digits);
+    if (digits > 1) {
+      out.copyWithin(first + 2, first + 1, at);
+      out[first + 1] = 46; // .
+      at += 1;
+    }
+    out[at++] = 101; // e
+    out[at++] = 45; // -
+    const e = -exponent;
+    return putDigits(out, at, e, e >= 10 ? 2 : 1);
+  }
+  if (exponent < 0) {
+    out[at++] = 48; // 0
+    out[at++] = 46; // .
+    for (let k = -1; k > exponent; k--) out[at++] = 48;
+    return putDigits(out, at, n, digits);
+  }
+  const whole = exponent + 1;
+  if (digits <= whole) {
+    at = putDigits(out, at, n, digits);
+    for (let k = digits; k < whole; k++) out[at++] = 48;
+    return at;
+  }
+  const first = at;
+  at = putDigits(out, at, n, digits);
+  out.copyWithin(first + whole + 1, first + whole, at);
+  out[first + whole] = 46; // .
+  return at + 1;
+}
+
+/** `floor(log10(magnitude))` for 0 < magnitude < 1e8, possibly one off at a power of ten. */
+function decimalExponent(magnitude: number): number {
+  let exponent = 0;
+  if (magnitude >= 1) {
+    while (exponent < 7 && magnitude >= (POW10[exponent + 1] as number)) exponent += 1;
+    return exponent;
+  }
+  // Probabilities mostly: one or two comparisons.
+  exponent = -1;
+  while (magnitude < (NEGATIVE_POW10[-exponent] as number) && exponent > -50) exponent -= 1;
+  return exponent;
+}
+
+/** 10^-k as doubles. */
+const NEGATIVE_POW10 = Array.from({ length: 60 }, (_, k) => Number(`1e-${k}`));
+
+/** "00" to "99" as byte pairs: two digits per step. */
+const DIGIT_PAIRS = Uint8Array.from(
+  { length: 200 },
+  (_, k) => 48 + (k & 1 ? (k >> 1) % 10 : Math.floor((k >> 1) / 10)),
+);
+
+/** Writes the `count` decimal digits of the integer `n` (< 2^31) at `at`; returns the end. */
+function putDigits(out: Uint8Array, at: number, n: number, count: number): number {
+  let rest = n | 0;
+  let k = at + count - 1;
+  while (k > at) {
+    const next = (rest / 100) | 0;
+    const pair = (rest - next * 100) << 1;
+    out[k] = DIGIT_PAIRS[pair + 1] as number;
+    out[k - 1] = DIGIT_PAIRS[pair] as number;
+    rest = next;
+    k -= 2;
+  }
+  if (k === at) out[k] = 48 + (rest % 10);
+  return at + count;
 }
 
 /**
@@ -126,7 +237,226 @@ export function predictionTexts(
   return rows;
 }
 
-/** `JSON.stringify({ predictions, model })` given the JSON of each prediction ({@link predictionJson}). */
-export function predictBody(rows: readonly string[], model: ServedModel): string {
-  return `{"predictions":[${rows.join(',')}],"model":${JSON.stringify({ version: model.version, sha256: model.sha256 })}}`;
+/** The predictions of a request as JSON rows ({@link JsonRows}), and their ids. */
+export interface WrittenPredictions {
+  /** Each prediction's JSON, as {@link predictionTexts} writes it. */
+  readonly predictions: JsonRows;
+  /** Each prediction id as a JSON string (`"<uuid>"`). */
+  readonly predictionIds: JsonRows;
+}
+
+/** Fills an array with random bytes. */
+export type Entropy = (bytes: Uint8Array) => void;
+
+/**
+ * Random bytes for prediction ids from the system's generator, drawn in blocks (one `randomFillSync`
+ * per 256 ids, as Node's own `randomUUID` does, instead of one call per request).
+ */
+class EntropyPool {
+  readonly #pool = Buffer.allocUnsafeSlow(4096);
+  #used = this.#pool.length;
+
+  /** Copies `bytes.length` random bytes into `bytes`. */
+  readonly fill: Entropy = (bytes) => {
+    if (bytes.length > this.#pool.length) {
+      randomFillSync(bytes);
+      return;
+    }
+    if (this.#used + bytes.length > this.#pool.length) {
+      randomFillSync(this.#pool);
+      this.#used = 0;
+    }
+    bytes.set(this.#pool.subarray(this.#used, this.#used + bytes.length));
+    // Each byte is handed out once.
+    this.#used += bytes.length;
+  };
+}
+
+const systemEntropy = new EntropyPool().fill;
+
+/**
+ * A reusable byte buffer of at least `size` bytes. The serving path writes a request's text into
+ * one, reads it out as strings and is done with it before it yields, so one per use is enough.
+ */
+class Scratch {
+  #bytes = Buffer.allocUnsafeSlow(16 * 1024);
+
+  get(size: number): Buffer {
+    if (this.#bytes.length < size)
+      this.#bytes = Buffer.allocUnsafeSlow(Math.max(size, 2 * this.#bytes.length));
+    return this.#bytes;
+  }
+}
+
+const randomScratch = new Scratch();
+const idScratch = new Scratch();
+const outScratch = new Scratch();
+
+/** One prediction id with its quotes and the comma after it, in the ids' text. */
+const ID_STRIDE = 39;
+
+const HEX = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
+
+/**
+ * `count` random UUIDs (version 4, RFC 9562) as JSON strings joined by commas: one text of ASCII
+ * bytes written in one go, instead of a string per id. The bytes are valid until the next call.
+ */
+function writeIds(count: number, entropy: Entropy): { bytes: Buffer; rows: JsonRows } {
+  const random = randomScratch.get(16 * count).subarray(0, 16 * count);
+  entropy(random);
+  const size = Math.max(0, ID_STRIDE * count - 1);
+  const bytes = idScratch.get(size);
+  const ends = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const r = 16 * i;
+    random[r + 6] = ((random[r + 6] as number) & 0x0f) | 0x40; // version 4
+    random[r + 8] = ((random[r + 8] as number) & 0x3f) | 0x80; // variant 10
+    let at = ID_STRIDE * i;
+    if (i > 0) bytes[at - 1] = 44; // ,
+    bytes[at++] = 34; // "
+    for (let k = 0; k < 16; k++) {
+      if (k === 4 || k === 6 || k === 8 || k === 10) bytes[at++] = 45; // -
+      const b = random[r + k] as number;
+      bytes[at++] = HEX[b >> 4] as number;
+      bytes[at++] = HEX[b & 15] as number;
+    }
+    bytes[at++] = 34;
+    ends[i] = at;
+  }
+  return { bytes, rows: { pieces: latin1Pieces(bytes, size), ends } };
+}
+
+/** The ASCII bytes of a text known to be ASCII. */
+function ascii(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+function isAscii(text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (text.charCodeAt(k) > 127) return false;
+  return true;
+}
+
+/** The start of a prediction, after the comma ending the one before. */
+const OPEN_ID = ascii(',{"predictionId":"');
+const THEN_VALUE = ascii('","value":');
+/** The longest JSON of a float32 ({@link float32Json}): `-3.4028234663852886e+38`. */
+const MAX_NUMBER = 24;
+
+/** Writes `bytes[from…]` at `at`; returns the end. */
+function put(out: Uint8Array, at: number, bytes: Uint8Array, from = 0): number {
+  out.set(from === 0 ? bytes : bytes.subarray(from), at);
+  return at + bytes.length - from;
+}
+
+function putText(out: Uint8Array, at: number, text: string): number {
+  for (let k = 0; k < text.length; k++) out[at + k] = text.charCodeAt(k);
+  return at + text.length;
+}
+
+/** The byte forms of a class list's keys and labels, when all are ASCII (else `undefined`). */
+interface ClassBytes {
+  /** Label → `","label":<label>,"probabilities":{"<first class>":`: what follows the id. */
+  readonly afterId: ReadonlyMap<string, Uint8Array>;
+  /** `,"<class>":` of the second class on, in JSON order. */
+  readonly nextKeys: readonly Uint8Array[];
+  /** The most bytes one prediction can take. */
+  readonly maxRow: number;
+}
+
+const classBytesCache = new WeakMap<readonly string[], ClassBytes | null>();
+
+function classBytes(classes: readonly string[]): ClassBytes | undefined {
+  let cached = classBytesCache.get(classes);
+  if (cached === undefined) {
+    const { names, prefixes, quoted } = classKeys(classes);
+    if (names.length > 0 && prefixes.every(isAscii) && [...quoted.values()].every(isAscii)) {
+      const afterId = new Map(
+        names.map((name) => [name, ascii(`","label":${quoted.get(name)},"probabilities":{${prefixes[0]}`)]),
+      );
+      const nextKeys = prefixes.slice(1).map((prefix) => ascii(`,${prefix}`));
+      let longest = 0;
+      for (const bytes of afterId.values()) longest = Math.max(longest, bytes.length);
+      cached = {
+        afterId,
+        nextKeys,
+        maxRow:
+          OPEN_ID.length +
+          36 +
+          longest +
+          nextKeys.reduce((sum, key) => sum + key.length, 0) +
+          names.length * MAX_NUMBER +
+          2,
+      };
+    } else cached = null;
+    classBytesCache.set(classes, cached);
+  }
+  return cached ?? undefined;
+}
+
+/**
+ * The predictions of rows `0` to `count - 1` of a scored batch, each with a new random prediction id,
+ * as JSON rows: exactly the texts of {@link predictionTexts} for those ids, written as ASCII bytes
+ * in one buffer (read out in pieces, see `json-rows.ts`) when the class names are ASCII, through
+ * `predictionTexts` otherwise.
+ *
+ * @param entropy the source of the ids' random bits (tests pass a seeded one)
+ */
+export function writePredictions(
+  scored: ScoredBatch,
+  classes: readonly string[],
+  count: number,
+  entropy: Entropy = systemEntropy,
+): WrittenPredictions {
+  const ids = writeIds(count, entropy);
+  const keys = scored.kind === 'values' ? undefined : classBytes(classes);
+  // Class names that are not ASCII (and, defensively, a label outside the classes) take the strings.
+  const viaTexts = (): WrittenPredictions => ({
+    predictions: joinRows(predictionTexts(scored, classes, idStrings(ids.rows), 0)),
+    predictionIds: ids.rows,
+  });
+  if (scored.kind === 'classes' && keys === undefined) return viaTexts();
+  const rowBytes = keys?.maxRow ?? OPEN_ID.length + 36 + THEN_VALUE.length + MAX_NUMBER + 2;
+  const out = outScratch.get(rowBytes * count);
+  const ends = new Int32Array(count);
+  const idBytes = ids.bytes;
+  const columns = classKeys(classes).columns;
+  const width = columns.length;
+  const probabilities = scored.kind === 'classes' ? scored.probabilities : new Float32Array(0);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    // OPEN_ID begins with the comma between two predictions; the first one goes without.
+    at = put(out, at, OPEN_ID, i === 0 ? 1 : 0);
+    idBytes.copy(out, at, ID_STRIDE * i + 1, ID_STRIDE * i + 37);
+    at += 36;
+    if (keys === undefined) {
+      at = put(out, at, THEN_VALUE);
+      at = putFloat32(out, at, (scored as { values: Float32Array }).values[i] as number);
+      out[at++] = 125; // }
+    } else {
+      const labels = (scored as { labels: readonly string[] }).labels;
+      const afterId = keys.afterId.get(labels[i] as string);
+      if (afterId === undefined) return viaTexts();
+      at = put(out, at, afterId);
+      const base = i * width;
+      at = putFloat32(out, at, probabilities[base + (columns[0] as number)] as number);
+      for (let c = 1; c < width; c++) {
+        at = put(out, at, keys.nextKeys[c - 1] as Uint8Array);
+        at = putFloat32(out, at, probabilities[base + (columns[c] as number)] as number);
+      }
+      out[at++] = 125; // }
+      out[at++] = 125;
+    }
+    ends[i] = at;
+  }
+  return { predictions: { pieces: latin1Pieces(out, at), ends }, predictionIds: ids.rows };
+}
+
+/** The ids of {@link WrittenPredictions.predictionIds}, unquoted. */
+export function idStrings(rows: JsonRows): string[] {
+  return Array.from(rows.ends, (_, i) => rowsText(rows, i, i + 1).slice(1, -1));
+}
+
+/** `JSON.stringify({ predictions, model })` given the predictions' JSON rows. */
+export function predictBody(predictions: JsonRows, model: ServedModel): string {
+  return `{"predictions":[${rowsText(predictions, 0, predictions.ends.length)}],"model":${JSON.stringify({ version: model.version, sha256: model.sha256 })}}`;
 }

@@ -250,8 +250,9 @@ describe('the capture record the serving API hands over', () => {
     expect(response.status).toBe(200);
     expect(handed).toHaveLength(1);
     const { record, rowsJson } = handed[0] as (typeof handed)[number];
-    expect(rowsJson?.instances).toHaveLength(4);
-    expect(rowsJson?.predictions).toHaveLength(4);
+    expect(rowsJson?.predictionIds?.ends).toHaveLength(4);
+    expect(rowsJson?.instances?.ends).toHaveLength(4);
+    expect(rowsJson?.predictions?.ends).toHaveLength(4);
     expect(recordJsonParts(record, Number.POSITIVE_INFINITY, rowsJson)).toEqual([JSON.stringify(record)]);
     expect((JSON.parse(response.body) as { predictions: unknown }).predictions).toEqual(
       JSON.parse(JSON.stringify(record.predictions)),

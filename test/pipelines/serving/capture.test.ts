@@ -11,6 +11,7 @@ import {
   recordJsonParts,
   recordOfLine,
 } from '../../../pipelines/serving/capture.ts';
+import { joinRows } from '../../../pipelines/serving/json-rows.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
 import { StoreCaptureSink } from '../../../pipelines/serving/store-capture-sink.ts';
 import type { ObjectStore } from '../../../pipelines/storage/object-store.ts';
@@ -59,8 +60,8 @@ describe('recordJsonParts', () => {
     expect(recordJsonParts(small)).toEqual([JSON.stringify(small)]);
     expect(
       recordJsonParts(small, 1_000_000, {
-        instances: small.instances.map((i) => JSON.stringify(i)),
-        predictions: small.predictions.map((p) => JSON.stringify(p)),
+        instances: joinRows(small.instances.map((i) => JSON.stringify(i))),
+        predictions: joinRows(small.predictions.map((p) => JSON.stringify(p))),
       }),
     ).toEqual([JSON.stringify(small)]);
     const feedback = {

@@ -6,8 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type RawRow, rawValue } from '../../../pipelines/model/raw.ts';
-import { columnValue } from '../../../pipelines/onnx/inputs.ts';
+import { columnValue, type DoubleColumn } from '../../../pipelines/onnx/inputs.ts';
 import type { TextInstances } from '../../../pipelines/serving/instances-text.ts';
+import { type JsonRows, rowsText } from '../../../pipelines/serving/json-rows.ts';
 import { jsonKeys } from '../../../pipelines/serving/predict-body.ts';
 import { type FeatureRule, RequestValidator } from '../../../pipelines/serving/validation.ts';
 import { createPrng, type Prng } from '../../../pipelines/train/gbdt/prng.ts';
@@ -214,8 +215,7 @@ function checkAgainst(
       const expected = rawValue(row, feature.name);
       if (feature.type === 'numeric') {
         // A numeric column holds doubles, NaN for missing (absent or null).
-        expect(column, text).toBeInstanceOf(Float64Array);
-        const actual = (column as Float64Array)[i] as number;
+        const actual = (column as DoubleColumn).doubles[i] as number;
         if (expected === null || expected === undefined) expect(actual, text).toBeNaN();
         else
           expect(Object.is(actual, expected), `${text}: ${feature.name}[${i}] ${actual} vs ${expected}`).toBe(
@@ -226,8 +226,9 @@ function checkAgainst(
       }
     });
   }
+  expect(read.instanceJson.ends.length, text).toBe(rows.length);
   rows.forEach((row, i) => {
-    const json = read.instanceJson[i] as string;
+    const json = rowsText(read.instanceJson, i, i + 1);
     const parsed = JSON.parse(json) as Record<string, unknown>;
     expect(Object.keys(parsed), json).toEqual(captured);
     for (const name of captured) {
@@ -274,13 +275,24 @@ describe('readInstancesText (the text fast path of /predict)', () => {
       '{"instances":[{"age":41,"income":1.50,"city":"Porto","plan":"pro"},' +
       '{ "plan":"basic","income":2e3,"id":7 },{"income":-0,"plan":1}]}';
     const read = validator.instancesText(text);
-    expect(read?.instanceJson).toEqual([
+    const captured = read?.instanceJson as JsonRows;
+    expect([0, 1, 2].map((i) => rowsText(captured, i, i + 1))).toEqual([
       '{"age":41,"income":1.50,"city":"Porto","plan":"pro"}',
       '{"age":null,"income":2e3,"city":null,"plan":"basic"}',
       '{"age":null,"income":-0,"city":null,"plan":1}',
     ]);
+    expect(rowsText(captured, 0, 3)).toBe(
+      '{"age":41,"income":1.50,"city":"Porto","plan":"pro"},{"age":null,"income":2e3,"city":null,"plan":"basic"},' +
+        '{"age":null,"income":-0,"city":null,"plan":1}',
+    );
+    // Instances written in captured order and only commas between them: the body's own text.
+    const plain =
+      '{"age":1,"income":2,"city":"a","plan":"pro"},{"age":3,"income":4,"city":"b","plan":"basic"}';
+    const slice = validator.instancesText(`{"instances":[${plain}]}`)?.instanceJson;
+    expect(slice?.pieces).toEqual([plain]);
+    expect(Array.from(slice?.ends ?? [])).toEqual([plain.indexOf('},') + 1, plain.length]);
     expect(read?.ignoredFields).toBe(1);
-    expect(Array.from(read?.columns.get('income') as Float64Array)).toEqual([1.5, 2000, -0]);
+    expect((read?.columns.get('income') as DoubleColumn | undefined)?.doubles).toEqual([1.5, 2000, -0]);
     expect(read?.columns.get('plan')).toEqual(['pro', 'basic', 1]);
   });
 

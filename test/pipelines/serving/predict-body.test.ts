@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ScoredBatch } from '../../../pipelines/model/onnx-model.ts';
 import type { ApiPrediction } from '../../../pipelines/model/predictions.ts';
-import { float32Json, predictBody, predictionTexts } from '../../../pipelines/serving/predict-body.ts';
+import { type JsonRows, joinRows, MAX_PIECE, rowsText } from '../../../pipelines/serving/json-rows.ts';
+import {
+  float32Json,
+  idStrings,
+  predictBody,
+  predictionTexts,
+  writePredictions,
+} from '../../../pipelines/serving/predict-body.ts';
+import { createPrng } from '../../../pipelines/train/gbdt/prng.ts';
 
 /**
  * The reference: the prediction object of row `i`, built field by field in the API's order, each
@@ -70,6 +78,24 @@ describe('float32Json', () => {
     }
   });
 
+  it('is the 9-digit decimal toPrecision rounds to, as JavaScript writes it, across the float32 range', () => {
+    // Every 9,973rd bit pattern (~430,000 values of every sign and exponent), and the special samples.
+    const f32 = new Float32Array(1);
+    const bits = new Uint32Array(f32.buffer);
+    const values = [...float32Samples()];
+    for (let b = 0; b < 2 ** 32; b += 9973) {
+      bits[0] = b;
+      values.push(f32[0] as number);
+    }
+    let mismatches = 0;
+    for (const value of values) {
+      if (!Number.isFinite(value) || value === 0) continue;
+      const oracle = Math.abs(value) >= 1e8 ? String(value) : String(Number(value.toPrecision(9)));
+      if (float32Json(value) !== oracle) mismatches += 1;
+    }
+    expect(mismatches).toBe(0);
+  });
+
   it('drops the digits a float32 does not have, and writes non-finite values as null', () => {
     expect(float32Json(Math.fround(0.1))).toBe('0.100000001');
     expect(float32Json(0.5)).toBe('0.5');
@@ -97,7 +123,7 @@ describe('predictionTexts and predictBody', () => {
     const predictions = ids.map((id, i) => reference(scored, classes, i, id));
     expect(rows).toEqual(predictions.map((p) => JSON.stringify(p)));
     const model = { version: 3, sha256: 'a'.repeat(64) };
-    expect(predictBody(rows, model)).toBe(JSON.stringify({ predictions, model }));
+    expect(predictBody(joinRows(rows), model)).toBe(JSON.stringify({ predictions, model }));
     // A window of the batch, as `driftline predict` writes it.
     expect(predictionTexts(scored, classes, ids.slice(20), 20)).toEqual(rows.slice(20));
   });
@@ -110,7 +136,83 @@ describe('predictionTexts and predictBody', () => {
     const rows = predictionTexts(scored, [], ids);
     expect(rows).toEqual(predictions.map((p) => JSON.stringify(p)));
     const model = { version: null, sha256: 'b'.repeat(64) };
-    expect(predictBody(rows, model)).toBe(JSON.stringify({ predictions, model }));
-    expect(predictBody([], model)).toBe(JSON.stringify({ predictions: [], model }));
+    expect(predictBody(joinRows(rows), model)).toBe(JSON.stringify({ predictions, model }));
+    expect(predictBody(joinRows([]), model)).toBe(JSON.stringify({ predictions: [], model }));
+  });
+});
+
+describe('writePredictions', () => {
+  const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  /** Entropy from a seeded generator, so runs repeat. */
+  const seeded = (seed: number) => {
+    const prng = createPrng(seed);
+    return (bytes: Uint8Array) => {
+      for (let k = 0; k < bytes.length; k++) bytes[k] = prng.nextInt(256);
+    };
+  };
+
+  /** The whole text of rows and where each ends. */
+  const whole = (rows: JsonRows) => ({
+    text: rowsText(rows, 0, rows.ends.length),
+    ends: Array.from(rows.ends),
+  });
+
+  /** The texts predictionTexts writes for the same ids, joined: what writePredictions must give. */
+  function expectSameAsTexts(scored: ScoredBatch, classes: readonly string[], count: number): void {
+    const written = writePredictions(scored, classes, count, seeded(count));
+    const ids = idStrings(written.predictionIds);
+    expect(ids).toHaveLength(count);
+    for (const id of ids) expect(id).toMatch(UUID_V4);
+    expect(new Set(ids).size).toBe(count);
+    expect(whole(written.predictionIds)).toEqual(whole(joinRows(ids.map((id) => `"${id}"`))));
+    expect(whole(written.predictions)).toEqual(whole(joinRows(predictionTexts(scored, classes, ids))));
+    // Pieces short enough for V8's young generation (the byte path: ASCII class names).
+    const ascii = classes.every((name) => /^[\x20-\x7e]*$/.test(JSON.stringify(name)));
+    for (const piece of [...(ascii ? written.predictions.pieces : []), ...written.predictionIds.pieces]) {
+      expect(piece.length).toBeLessThanOrEqual(MAX_PIECE);
+    }
+  }
+
+  it.each([
+    ['plain names', ['delayed', 'on time']],
+    ['integer-like names', ['10', 'b', '2', 'a']],
+    ['names that are Object.prototype members', ['__proto__', 'constructor', 'toString']],
+    ['names needing escapes (the string path)', ['"quoted"', 'back\\slash', 'línea\nnueva', '\u2028']],
+  ])('writes what predictionTexts writes, for %s', (_, classes) => {
+    expectSameAsTexts(classBatch(classes, 300), classes, 300);
+    expectSameAsTexts(classBatch(classes, 1), classes, 1);
+    expectSameAsTexts(classBatch(classes, 0), classes, 0);
+  });
+
+  it('writes a label outside the class list too (no exported model gives one)', () => {
+    const scored: ScoredBatch = {
+      kind: 'classes',
+      labels: ['a', 'ñu'.repeat(50), 'b'],
+      probabilities: Float32Array.from([0.5, 0.5, 0.25, 0.75, 1, 0]),
+    };
+    expectSameAsTexts(scored, ['a', 'b'], 3);
+  });
+
+  it('has room for the longest numbers and labels', () => {
+    const classes = ['a', 'x'.repeat(300), 'b'];
+    const rows = 2000;
+    // Every probability as long as a float32 gets in JSON; labels the longest class.
+    const probabilities = new Float32Array(rows * classes.length).fill(-3.4028234663852886e38);
+    const labels = Array.from({ length: rows }, () => classes[1] as string);
+    expectSameAsTexts({ kind: 'classes', labels, probabilities }, classes, rows);
+    const values = Float32Array.from({ length: rows }, (_, i) =>
+      i % 2 === 0 ? -3.4028234663852886e38 : -1.4e-45,
+    );
+    expectSameAsTexts({ kind: 'values', values }, [], rows);
+  });
+
+  it('writes random version 4 UUIDs from the system entropy by default', () => {
+    const scored = classBatch(['a', 'b'], 1000);
+    const ids = [
+      ...idStrings(writePredictions(scored, ['a', 'b'], 1000).predictionIds),
+      ...idStrings(writePredictions(scored, ['a', 'b'], 1000).predictionIds),
+    ];
+    for (const id of ids) expect(id).toMatch(UUID_V4);
+    expect(new Set(ids).size).toBe(2000);
   });
 });
