@@ -25,13 +25,18 @@ export class LastRecordCaptureSink implements CaptureSink {
   async close(): Promise<void> {}
 }
 
-/** A line writer for `LogCaptureSink` that drops each line (counted): the Lambda's capture work, unwritten. */
+/**
+ * A line writer for `LogCaptureSink` that encodes each line to UTF-8, as `process.stdout.write` does
+ * before its system call, and drops the bytes: the Lambda's capture work without the write itself.
+ */
 export class DiscardedLines {
   lines = 0;
   bytes = 0;
+  #buffer = Buffer.allocUnsafeSlow(1 << 20);
   readonly write = (line: string): void => {
+    if (line.length * 3 > this.#buffer.length) this.#buffer = Buffer.allocUnsafeSlow(line.length * 3);
     this.lines += 1;
-    this.bytes += line.length;
+    this.bytes += this.#buffer.write(line, 0, 'utf8');
   };
 }
 

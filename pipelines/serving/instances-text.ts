@@ -44,6 +44,8 @@ export interface InstanceTextRules {
   /** The UTF-16 units of `"<name>"` of each captured key, when its JSON needs no escape. */
   readonly keyUnits: readonly (readonly number[] | undefined)[];
   readonly maxInstances: number;
+  /** The reader's cache of categorical values (see `categoryText`). */
+  readonly categories: (string | undefined)[];
 }
 
 /** The instances of a body by column, with the captured JSON of each. */
@@ -77,6 +79,7 @@ export function instanceTextRules(
       return quoted === `"${name}"` ? Array.from(quoted, (_, k) => quoted.charCodeAt(k)) : undefined;
     }),
     maxInstances,
+    categories: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
   };
 }
 
@@ -164,6 +167,9 @@ function numberEnd(text: string, pos: number): number {
   return pos;
 }
 
+/** Whether a string read by {@link plainStringClose} since the reader started held a non-ASCII unit. */
+let nonAscii = false;
+
 /** From the opening quote at `pos`: the index of the closing quote of a string with no escape, or -1. */
 function plainStringClose(text: string, pos: number): number {
   const length = text.length;
@@ -171,8 +177,37 @@ function plainStringClose(text: string, pos: number): number {
     const c = text.charCodeAt(i);
     if (c === 34) return i;
     if (c === 92 || c < 32) return -1;
+    if (c > 127) nonAscii = true;
   }
   return -1;
+}
+
+/** Slots of the category cache (a power of two). */
+const CACHE_SLOTS = 4096;
+/** Longer values are not cached. */
+const CACHE_MAX_LENGTH = 32;
+
+/**
+ * `text.slice(start, end)`, the same string object as last time for a value seen before in its
+ * cache slot: categorical values repeat from request to request, and a string made once keeps the
+ * hash V8 computed for it, so the category lookups after this (validation, the count of unknown
+ * values) do not hash it again. A slot holds the last value that fell in it.
+ */
+function categoryText(cache: (string | undefined)[], text: string, start: number, end: number): string {
+  const length = end - start;
+  if (length > CACHE_MAX_LENGTH) return text.slice(start, end);
+  let hash = length;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
+  const cached = cache[slot];
+  if (cached !== undefined && cached.length === length) {
+    let same = true;
+    for (let k = 0; k < length && same; k++) same = cached.charCodeAt(k) === text.charCodeAt(start + k);
+    if (same) return cached;
+  }
+  const value = text.slice(start, end);
+  cache[slot] = value;
+  return value;
 }
 
 /** From the opening quote at `pos`: the end of a valid string token (escapes allowed), or -1. */
@@ -272,8 +307,9 @@ function capturedRows(
     contiguous = starts[i] === (ends[i - 1] as number) + 1;
   if (contiguous) {
     const rowEnds = Int32Array.from(ends, (end) => end - first);
-    // One slice of the body: V8 keeps it as a reference into the body, whatever its length.
-    return { pieces: [text.slice(first, ends[ends.length - 1])], ends: rowEnds };
+    // One slice of the body: V8 keeps it as a reference into the body, whatever its length. Its only
+    // strings are feature values, which the reader checked for non-ASCII units.
+    return { pieces: [text.slice(first, ends[ends.length - 1])], ends: rowEnds, ascii: !nonAscii };
   }
   return joinRows(written.map((json, i) => json ?? text.slice(starts[i], ends[i])));
 }
@@ -302,6 +338,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
   const starts = new Int32Array(width);
   const ends = new Int32Array(width);
 
+  nonAscii = false;
   let pos = skipSpace(text, 0);
   if (text.charCodeAt(pos) !== 123 /* { */) return undefined;
   pos = skipSpace(text, pos + 1);
@@ -393,7 +430,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
             if (c === 34) {
               const close = plainStringClose(text, pos);
               if (close === -1) return undefined;
-              value = text.slice(pos + 1, close);
+              value = categoryText(rules.categories, text, pos + 1, close);
               pos = close + 1;
             } else if (c === 45 || isDigit(c)) {
               pos = numberEnd(text, pos);

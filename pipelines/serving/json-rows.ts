@@ -23,6 +23,8 @@ export interface JsonRows {
    * `ends[i - 1] + 1` (0 for the first).
    */
   readonly ends: Int32Array;
+  /** `true` when the writer knows the text is all ASCII (else it is measured when needed). */
+  readonly ascii?: boolean;
 }
 
 /** {@link JsonRows} of separate texts. */
@@ -64,7 +66,7 @@ export function rowsText(rows: JsonRows, start: number, end: number): string {
 
 /** Whether the rows' text is all ASCII, so that its UTF-8 bytes are its units. */
 export function isAsciiRows(rows: JsonRows): boolean {
-  return rows.pieces.every((piece) => Buffer.byteLength(piece) === piece.length);
+  return rows.ascii ?? rows.pieces.every((piece) => Buffer.byteLength(piece) === piece.length);
 }
 
 /** The UTF-8 bytes of row `i`. */

@@ -323,7 +323,7 @@ function writeIds(count: number, entropy: Entropy): { bytes: Buffer; rows: JsonR
     bytes[at++] = 34;
     ends[i] = at;
   }
-  return { bytes, rows: { pieces: latin1Pieces(bytes, size), ends } };
+  return { bytes, rows: { pieces: latin1Pieces(bytes, size), ends, ascii: true } };
 }
 
 /** The ASCII bytes of a text known to be ASCII. */
@@ -448,7 +448,7 @@ export function writePredictions(
     }
     ends[i] = at;
   }
-  return { predictions: { pieces: latin1Pieces(out, at), ends }, predictionIds: ids.rows };
+  return { predictions: { pieces: latin1Pieces(out, at), ends, ascii: true }, predictionIds: ids.rows };
 }
 
 /** The ids of {@link WrittenPredictions.predictionIds}, unquoted. */

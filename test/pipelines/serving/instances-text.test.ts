@@ -24,7 +24,8 @@ const FEATURES: readonly FeatureRule[] = [
   // Needs an escape in JSON: never matched by its units, always decoded.
   { name: 'tab\there', type: 'numeric', nullable: true },
 ];
-const NAMES = FEATURES.map((f) => f.name);
+/** The same without the feature whose key needs an escape: instances can be written canonically. */
+const PLAIN_FEATURES = FEATURES.filter((f) => f.name !== 'tab\there');
 const MAX = 6;
 
 /** Number tokens: valid ones of every form, and ones JSON does not allow. */
@@ -94,7 +95,8 @@ interface Generated {
   readonly plain: boolean;
 }
 
-function generate(prng: Prng): Generated {
+function generate(prng: Prng, features: readonly FeatureRule[]): Generated {
+  const names = features.map((f) => f.name);
   let plain = true;
   const ws = prng.nextFloat() < 0.3 ? 0.3 : 0;
   const sp = () => space(prng, ws);
@@ -117,9 +119,9 @@ function generate(prng: Prng): Generated {
           ? String(Math.round(prng.nextFloat() * 1200) / 10)
           : pick(prng, NUMBERS_VALID.slice(0, 16));
       }
-      return feature.values === undefined
-        ? pick(prng, STRINGS_PLAIN.slice(1, 9))
-        : JSON.stringify(pick(prng, feature.values));
+      if (feature.values !== undefined) return JSON.stringify(pick(prng, feature.values));
+      // Many distinct values too, so the reader's cache of categories sees slots shared by several.
+      return prng.nextFloat() < 0.5 ? pick(prng, STRINGS_PLAIN.slice(1, 10)) : `"k${prng.nextInt(20_000)}"`;
     }
     if (r < 0.94) return pick(prng, NUMBERS_VALID);
     if (r < 0.97) return pick(prng, STRINGS_PLAIN);
@@ -135,12 +137,12 @@ function generate(prng: Prng): Generated {
   };
   const instance = (): string => {
     if (prng.nextFloat() < 0.01) return pick(prng, ['null', '1', '"x"', '[]']);
-    const keys: string[] = prng.nextFloat() < 0.7 ? jsonKeys(NAMES).names.slice() : NAMES.slice();
+    const keys: string[] = prng.nextFloat() < 0.7 ? jsonKeys(names).names.slice() : names.slice();
     if (prng.nextFloat() < 0.2) keys.sort(() => prng.nextFloat() - 0.5);
     const fields: string[] = [];
     for (const name of keys) {
       if (prng.nextFloat() < (name === 'tab\there' ? 0.95 : 0.1)) continue;
-      const feature = FEATURES.find((f) => f.name === name) as FeatureRule;
+      const feature = features.find((f) => f.name === name) as FeatureRule;
       fields.push(`${sp()}${quoteKey(name)}${sp()}:${sp()}${value(feature)}${sp()}`);
     }
     if (prng.nextFloat() < 0.15) {
@@ -201,6 +203,7 @@ function fullPath(
 }
 
 function checkAgainst(
+  features: readonly FeatureRule[],
   read: TextInstances,
   rows: readonly RawRow[],
   ignoredFields: number,
@@ -208,8 +211,8 @@ function checkAgainst(
 ): void {
   expect(read.count, text).toBe(rows.length);
   expect(read.ignoredFields, text).toBe(ignoredFields);
-  const captured = jsonKeys(NAMES).names;
-  for (const feature of FEATURES) {
+  const captured = jsonKeys(features.map((f) => f.name)).names;
+  for (const feature of features) {
     const column = read.columns.get(feature.name);
     rows.forEach((row, i) => {
       const expected = rawValue(row, feature.name);
@@ -227,6 +230,11 @@ function checkAgainst(
     });
   }
   expect(read.instanceJson.ends.length, text).toBe(rows.length);
+  if (read.instanceJson.ascii !== undefined) {
+    // A reader that says whether the captured text is ASCII must be right (splitting counts on it).
+    const whole = rowsText(read.instanceJson, 0, rows.length);
+    expect(read.instanceJson.ascii, text).toBe(Buffer.byteLength(whole) === whole.length);
+  }
   rows.forEach((row, i) => {
     const json = rowsText(read.instanceJson, i, i + 1);
     const parsed = JSON.parse(json) as Record<string, unknown>;
@@ -239,20 +247,31 @@ function checkAgainst(
 }
 
 describe('readInstancesText (the text fast path of /predict)', () => {
-  it('agrees with JSON.parse and the validator on 30,000 bodies written as text', () => {
-    const fast = new RequestValidator(FEATURES, MAX);
+  it.each([
+    ['a feature whose key needs an escape', FEATURES],
+    ['plain feature names (instances can be slices of the body)', PLAIN_FEATURES],
+  ])('agrees with JSON.parse and the validator on 30,000 bodies written as text, with %s', (_, features) => {
+    const fast = new RequestValidator(features, MAX);
     const prng = createPrng(23);
     let valid = 0;
     let plainValid = 0;
     let read = 0;
+    let sliced = 0;
+    let slicedNonAscii = 0;
     for (let i = 0; i < 30_000; i += 1) {
-      const { text, plain } = generate(prng);
+      const { text, plain } = generate(prng, features);
       const expected = fullPath(fast, text);
       const actual = fast.instancesText(text);
       if (actual !== undefined) {
         expect(expected, `the reader accepted what the full path refuses: ${text}`).not.toBe('refused');
-        if (expected !== 'refused') checkAgainst(actual, expected.rows, expected.ignoredFields, text);
+        if (expected !== 'refused')
+          checkAgainst(features, actual, expected.rows, expected.ignoredFields, text);
         read += 1;
+        // Only the slice of the body knows whether it is ASCII.
+        if (actual.instanceJson.ascii !== undefined) {
+          sliced += 1;
+          if (!actual.instanceJson.ascii) slicedNonAscii += 1;
+        }
       }
       if (expected !== 'refused') {
         valid += 1;
@@ -267,6 +286,10 @@ describe('readInstancesText (the text fast path of /predict)', () => {
     expect(plainValid).toBeGreaterThan(2_000);
     expect(read).toBeGreaterThanOrEqual(plainValid);
     expect(valid).toBeLessThan(27_000);
+    if (features === PLAIN_FEATURES) {
+      expect(sliced).toBeGreaterThan(300);
+      expect(slicedNonAscii).toBeGreaterThan(20);
+    }
   });
 
   it('slices the captured JSON out of instances written in captured order, and writes the others', () => {

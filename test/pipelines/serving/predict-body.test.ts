@@ -166,6 +166,9 @@ describe('writePredictions', () => {
     expect(new Set(ids).size).toBe(count);
     expect(whole(written.predictionIds)).toEqual(whole(joinRows(ids.map((id) => `"${id}"`))));
     expect(whole(written.predictions)).toEqual(whole(joinRows(predictionTexts(scored, classes, ids))));
+    for (const rows of [written.predictions, written.predictionIds]) {
+      if (rows.ascii) expect(Buffer.byteLength(whole(rows).text)).toBe(whole(rows).text.length);
+    }
     // Pieces short enough for V8's young generation (the byte path: ASCII class names).
     const ascii = classes.every((name) => /^[\x20-\x7e]*$/.test(JSON.stringify(name)));
     for (const piece of [...(ascii ? written.predictions.pieces : []), ...written.predictionIds.pieces]) {
