@@ -306,7 +306,8 @@ function capturedRows(
   for (let i = 1; contiguous && i < starts.length; i++)
     contiguous = starts[i] === (ends[i - 1] as number) + 1;
   if (contiguous) {
-    const rowEnds = Int32Array.from(ends, (end) => end - first);
+    const rowEnds = new Int32Array(ends.length);
+    for (let i = 0; i < ends.length; i++) rowEnds[i] = (ends[i] as number) - first;
     // One slice of the body: V8 keeps it as a reference into the body, whatever its length. Its only
     // strings are feature values, which the reader checked for non-ASCII units.
     return { pieces: [text.slice(first, ends[ends.length - 1])], ends: rowEnds, ascii: !nonAscii };
