@@ -85,6 +85,19 @@ export class OnnxModel {
         hint: 'use a model from "driftline fit" or "driftline train"',
       });
     }
+    // The serving path writes one probability per class name: a name listed twice would be ambiguous.
+    const classes = parseJson<unknown>(metadata[METADATA_KEYS.classes], 'class list');
+    if (!Array.isArray(classes) || classes.some((name) => typeof name !== 'string')) {
+      throw new InputError("the model's class list (driftline.classes metadata) is not a list of names", {
+        hint: 'use a model from "driftline fit" or "driftline train"',
+      });
+    }
+    const twice = classes.find((name, i) => classes.indexOf(name) !== i);
+    if (twice !== undefined) {
+      throw new InputError(`the model's class list names ${JSON.stringify(twice)} twice`, {
+        hint: 'use a model from "driftline fit" or "driftline train"',
+      });
+    }
     const session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: options.intraOpThreads ?? 1,
       interOpNumThreads: 1,

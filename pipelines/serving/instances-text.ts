@@ -43,6 +43,8 @@ export interface InstanceTextRules {
   readonly capturedFeature: readonly number[];
   /** The UTF-16 units of `"<name>"` of each captured key, when its JSON needs no escape. */
   readonly keyUnits: readonly (readonly number[] | undefined)[];
+  /** Whether each captured key is ASCII (a key matched by its units is not looked at again). */
+  readonly keyAscii: readonly boolean[];
   readonly maxInstances: number;
   /** The reader's cache of categorical values (see `categoryText`). */
   readonly categories: (string | undefined)[];
@@ -76,8 +78,12 @@ export function instanceTextRules(
     capturedFeature: captured.names.map((name) => index.get(name) as number),
     keyUnits: captured.names.map((name) => {
       const quoted = JSON.stringify(name);
-      return quoted === `"${name}"` ? Array.from(quoted, (_, k) => quoted.charCodeAt(k)) : undefined;
+      // By UTF-16 unit (a name outside the Basic Multilingual Plane has two per character).
+      return quoted === `"${name}"`
+        ? Array.from({ length: quoted.length }, (_, k) => quoted.charCodeAt(k))
+        : undefined;
     }),
+    keyAscii: captured.names.map((name) => !/[^\x20-\x7e]/.test(name)),
     maxInstances,
     categories: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
   };
@@ -177,7 +183,17 @@ function plainStringClose(text: string, pos: number): number {
     const c = text.charCodeAt(i);
     if (c === 34) return i;
     if (c === 92 || c < 32) return -1;
-    if (c > 127) nonAscii = true;
+    if (c > 127) {
+      nonAscii = true;
+      if (c >= 0xd800 && c <= 0xdfff) {
+        // A surrogate must be the first of a pair; a lone one (only a JavaScript caller can send it)
+        // is left to the full path, whose capture escapes it as JSON.stringify does.
+        if (c >= 0xdc00) return -1;
+        const low = text.charCodeAt(i + 1);
+        if (!(low >= 0xdc00 && low <= 0xdfff)) return -1;
+        i += 1;
+      }
+    }
   }
   return -1;
 }
@@ -322,7 +338,7 @@ function capturedRows(
 export function readInstancesText(text: string, rules: InstanceTextRules): TextInstances | undefined {
   const features = rules.features;
   const width = features.length;
-  const { capturedFeature, keyUnits, captured } = rules;
+  const { capturedFeature, keyUnits, keyAscii, captured } = rules;
   // Plain arrays: V8 stores doubles in them unboxed, and makes a small one far faster than a typed array.
   const numeric: (number[] | undefined)[] = features.map((f) => (f.bounds === undefined ? undefined : []));
   const categorical: (RawValue[] | undefined)[] = features.map((f) =>
@@ -377,6 +393,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
         if (expected !== undefined && unitsAt(text, pos, expected)) {
           j = capturedFeature[keys] as number;
           pos += expected.length;
+          if (!(keyAscii[keys] as boolean)) nonAscii = true;
         } else {
           canonical = false;
           if (text.charCodeAt(pos) !== 34) return undefined;

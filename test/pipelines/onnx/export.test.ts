@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import type { Task } from '../../../pipelines/config/schema.ts';
 import { InputError } from '../../../pipelines/errors.ts';
+import { OnnxModel } from '../../../pipelines/model/onnx-model.ts';
 import { type Prediction, predictRows } from '../../../pipelines/model/predict.ts';
 import type { RawRow } from '../../../pipelines/model/raw.ts';
 import type { LinearModel, TrainedModel, Tree, TreeEnsembleModel } from '../../../pipelines/model/types.ts';
@@ -420,5 +422,20 @@ describe('exportOnnx: refuses models it cannot serve', () => {
     expect(() => exportOnnx({ ...handTrees('binary'), classes: ['only'] })).toThrow(
       /needs exactly 2 classes/,
     );
+  });
+});
+
+describe('OnnxModel.load: refuses a class list the serving path cannot write', () => {
+  it('names the class listed twice', async () => {
+    const bytes = await readFile(new URL('../../fixtures/models/binary-gbdt.onnx', import.meta.url));
+    // Same length, so the protobuf stays valid: ["stay","churn"] → ["stay","stay"] + one space.
+    const patched = Buffer.from(
+      bytes.toString('latin1').replace('["stay","churn"]', '["stay", "stay"]'),
+      'latin1',
+    );
+    expect(patched.equals(bytes)).toBe(false);
+    await expect(OnnxModel.load(patched)).rejects.toThrow(InputError);
+    await expect(OnnxModel.load(patched)).rejects.toThrow(/class list names "stay" twice/);
+    await expect(OnnxModel.load(bytes)).resolves.toBeInstanceOf(OnnxModel);
   });
 });
