@@ -263,7 +263,6 @@ describe('readInstancesText (the text fast path of /predict)', () => {
     const prng = createPrng(23);
     let valid = 0;
     let plainValid = 0;
-    let read = 0;
     let sliced = 0;
     let slicedNonAscii = 0;
     for (let i = 0; i < 30_000; i += 1) {
@@ -274,7 +273,6 @@ describe('readInstancesText (the text fast path of /predict)', () => {
         expect(expected, `the reader accepted what the full path refuses: ${text}`).not.toBe('refused');
         if (expected !== 'refused')
           checkAgainst(features, actual, expected.rows, expected.ignoredFields, text);
-        read += 1;
         // Only the slice of the body knows whether it is ASCII.
         if (actual.instanceJson.ascii !== undefined) {
           sliced += 1;
