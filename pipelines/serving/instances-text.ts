@@ -258,38 +258,19 @@ function stringEnd(text: string, pos: number): number {
   return -1;
 }
 
+const TRUE = Array.from('true', (ch) => ch.charCodeAt(0));
+const FALSE = Array.from('false', (ch) => ch.charCodeAt(0));
+const NULL = Array.from('null', (ch) => ch.charCodeAt(0));
+
 /** The end of `true`, `false` or `null` at `pos`, or -1; its value in {@link literalValue}. */
 function literalEnd(text: string, pos: number): number {
   const c = text.charCodeAt(pos);
-  if (
-    c === 116 &&
-    text.charCodeAt(pos + 1) === 114 &&
-    text.charCodeAt(pos + 2) === 117 &&
-    text.charCodeAt(pos + 3) === 101
-  ) {
-    literalValue = true;
-    return pos + 4;
-  }
-  if (
-    c === 102 &&
-    text.charCodeAt(pos + 1) === 97 &&
-    text.charCodeAt(pos + 2) === 108 &&
-    text.charCodeAt(pos + 3) === 115 &&
-    text.charCodeAt(pos + 4) === 101
-  ) {
-    literalValue = false;
-    return pos + 5;
-  }
-  if (
-    c === 110 &&
-    text.charCodeAt(pos + 1) === 117 &&
-    text.charCodeAt(pos + 2) === 108 &&
-    text.charCodeAt(pos + 3) === 108
-  ) {
-    literalValue = null;
-    return pos + 4;
-  }
-  return -1;
+  let word: readonly number[];
+  if (c === 116) [word, literalValue] = [TRUE, true];
+  else if (c === 102) [word, literalValue] = [FALSE, false];
+  else if (c === 110) [word, literalValue] = [NULL, null];
+  else return -1;
+  return unitsAt(text, pos, word) ? pos + word.length : -1;
 }
 
 /** The end of any scalar token at `pos` (strings with escapes too), or -1; nested values are refused. */
