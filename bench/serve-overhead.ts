@@ -14,10 +14,13 @@
 import { createHandler } from '../lambdas/predict/create-handler.ts';
 import { LogCaptureSink } from '../lambdas/shared/capture-log-sink.ts';
 import type { DriftlineConfig } from '../pipelines/config/schema.ts';
+import type { OnnxModel } from '../pipelines/model/onnx-model.ts';
 import type { RawRow } from '../pipelines/model/raw.ts';
-import { type OnnxFeed, onnxFeeds } from '../pipelines/onnx/inputs.ts';
+import { columnsFeeds, type OnnxFeed, onnxFeeds } from '../pipelines/onnx/inputs.ts';
 import { NoopServingMetrics } from '../pipelines/serving/metrics.ts';
 import { FixedModelSource } from '../pipelines/serving/model-source.ts';
+import { writePredictions } from '../pipelines/serving/predict-body.ts';
+import { RequestValidator } from '../pipelines/serving/validation.ts';
 import { benchContext, DiscardedLines, predictEvent, SILENT_LOG } from './serve-events.ts';
 
 /** One batch size's result; times in microseconds. */
@@ -31,6 +34,12 @@ export interface OverheadResult {
    * the overhead any JSON-over-HTTP handler pays, whatever it does in between.
    */
   readonly jsonUs: number;
+  /**
+   * The handler's main steps timed alone on the same bodies (medians): reading and validating the body,
+   * writing the predictions and their ids, the capture line (record to encoded line). The rest of the
+   * overhead is everything else on the path (middy, event mapping, feeds, lease, metrics, GC).
+   */
+  readonly steps: { readonly readUs: number; readonly writeUs: number; readonly captureUs: number };
 }
 
 /** The median of a list. */
@@ -123,6 +132,7 @@ export async function measureOverhead(
       if (JSON.stringify(JSON.parse(lastBody)) !== lastBody) {
         throw new Error('the /predict body differs from JSON.stringify of the same value');
       }
+      const steps = await measureSteps(onnx, config, variants, iterations);
       const response: unknown = JSON.parse(lastBody);
       const json: number[] = [];
       for (let i = 0; i < iterations; i++) {
@@ -138,10 +148,54 @@ export async function measureOverhead(
         bareUs: median(bare) * 1000,
         handlerUs: median(full) * 1000,
         jsonUs: median(json) * 1000,
+        steps,
       });
     }
   } finally {
     await models.close();
   }
   return results;
+}
+
+/** Times the handler's main steps alone, each on the same request bodies ({@link OverheadResult.steps}). */
+async function measureSteps(
+  onnx: OnnxModel,
+  config: DriftlineConfig,
+  variants: readonly { readonly event: { readonly body: string | null } }[],
+  iterations: number,
+): Promise<OverheadResult['steps']> {
+  const validator = new RequestValidator(config.features, config.api.maxInstances);
+  const sink = new LogCaptureSink(new DiscardedLines().write, { service: 'driftline' });
+  const read: number[] = [];
+  const write: number[] = [];
+  const capture: number[] = [];
+  for (let i = 0; i < iterations; i++) {
+    const body = variants[i % variants.length]?.event.body ?? '';
+    let t = performance.now();
+    const instances = validator.instancesText(body);
+    read.push(performance.now() - t);
+    if (instances === undefined) throw new Error('the bench body did not take the fast path');
+    const scored = await onnx.run(columnsFeeds(onnx.features, instances.columns, instances.count));
+    t = performance.now();
+    const written = writePredictions(scored, onnx.classes, instances.count);
+    write.push(performance.now() - t);
+    t = performance.now();
+    sink.capture(
+      {
+        type: 'capture',
+        time: new Date().toISOString(),
+        model: { version: 1, sha256: onnx.sha256 },
+        predictionIds: [],
+        instances: [],
+        predictions: [],
+      },
+      {
+        predictionIds: written.predictionIds,
+        instances: instances.instanceJson,
+        predictions: written.predictions,
+      },
+    );
+    capture.push(performance.now() - t);
+  }
+  return { readUs: median(read) * 1000, writeUs: median(write) * 1000, captureUs: median(capture) * 1000 };
 }

@@ -173,6 +173,24 @@ async function partA(model: BenchModel, rows: readonly RawRow[], quick: boolean)
       'times both sides back to back, alternating which goes first. JSON in+out alone: JSON.parse of the request body\n' +
       'plus JSON.stringify of the response value, what a handler built on them pays for that alone (in % of the bare run).',
   );
+  console.log(
+    `\nWhere the overhead goes (each step timed alone on the same bodies; µs):\n${table(
+      ['batch', 'overhead', 'read + validate body', 'write predictions + ids', 'capture line', 'rest'],
+      results.map((r) => {
+        const { readUs, writeUs, captureUs } = r.steps;
+        const overhead = r.handlerUs - r.bareUs;
+        return [
+          r.batch,
+          us(overhead),
+          us(readUs),
+          us(writeUs),
+          us(captureUs),
+          us(overhead - readUs - writeUs - captureUs),
+        ];
+      }),
+    )}\nrest: middy and the event mapping, feeds, the model lease and batching, metrics, and the garbage collection the\n` +
+      'steps cause that falls outside them.',
+  );
 }
 
 async function partB(models: readonly BenchModel[], row: RawRow, dir: string, runs: number): Promise<void> {
