@@ -27,22 +27,32 @@
  *   `feedback/yyyy/mm/dd/` — the same records and layout the local sink writes (see
  *   `pipelines/serving/capture.ts`);
  * - a request's record is split into several lines of the same shape when its JSON would exceed
- *   {@link MAX_RECORD_BYTES}, so no line nears Lambda's 256 KB log event limit; a single row over the
- *   limit is left out, with a WARN line (`"message":"driftline capture row too large to log: left out"`).
+ *   {@link MAX_RECORD_BYTES}; a single row larger than that goes on a line of its own, and one over
+ *   {@link MAX_ROW_RECORD_BYTES} (whose line could pass Lambda's 256 KB log event limit) is left out,
+ *   with a WARN line (`"message":"driftline capture row too large to log: left out"`).
  */
 import {
   type CaptureRecord,
   type CaptureRowsJson,
   type CaptureSink,
   type FeedbackRecord,
-  recordJsonParts,
+  type SizedPart,
+  sizedRecordJsonParts,
 } from '../../pipelines/serving/capture.ts';
 
 /**
  * Largest record JSON on one line: well under the 256 KB CloudWatch Logs event limit, leaving room for
- * the line's own fields.
+ * the line's own fields — and under V8's 128 KB large-object size, since writing a line made of
+ * slices copies it into one string first (a 1,000-instance record, ~215 KB, went out in 170 µs as two
+ * lines of up to 200 KB and in 70 µs as three of up to 100 KB).
  */
-export const MAX_RECORD_BYTES = 200_000;
+export const MAX_RECORD_BYTES = 100_000;
+
+/**
+ * Largest record JSON of a single row on its own line: a row larger than {@link MAX_RECORD_BYTES}
+ * goes alone, as long as its line stays under the 256 KB event limit; larger still, it is left out.
+ */
+export const MAX_ROW_RECORD_BYTES = 240_000;
 
 /** The field a subscription filter matches, and its values. */
 export const RECORD_FIELD = 'driftline';
@@ -60,47 +70,55 @@ export class LogCaptureSink implements CaptureSink {
   readonly #write: LineWriter;
   readonly #service: string;
   readonly #maxBytes: number;
+  readonly #maxRowBytes: number;
   readonly #now: () => Date;
 
   /**
    * @param options.service the `service` field of each line (the Powertools service name)
+   * @param options.maxRecordBytes the size records are split at ({@link MAX_RECORD_BYTES})
+   * @param options.maxRowRecordBytes the largest single row logged ({@link MAX_ROW_RECORD_BYTES})
    * @param options.now the clock of the `timestamp` field
    */
-  constructor(write: LineWriter, options: { service: string; maxRecordBytes?: number; now?: () => Date }) {
+  constructor(
+    write: LineWriter,
+    options: { service: string; maxRecordBytes?: number; maxRowRecordBytes?: number; now?: () => Date },
+  ) {
     this.#write = write;
     this.#service = JSON.stringify(options.service);
     this.#maxBytes = options.maxRecordBytes ?? MAX_RECORD_BYTES;
+    this.#maxRowBytes = Math.max(this.#maxBytes, options.maxRowRecordBytes ?? MAX_ROW_RECORD_BYTES);
     this.#now = options.now ?? (() => new Date());
   }
 
   capture(record: CaptureRecord, rowsJson?: CaptureRowsJson): void {
-    this.#lines('capture', recordJsonParts(record, this.#maxBytes, rowsJson));
+    this.#lines('capture', sizedRecordJsonParts(record, this.#maxBytes, rowsJson));
   }
 
   feedback(record: FeedbackRecord): void {
-    this.#lines('feedback', recordJsonParts(record, this.#maxBytes));
+    this.#lines('feedback', sizedRecordJsonParts(record, this.#maxBytes));
   }
 
   /** Lines are written as they come; nothing is buffered. */
   async close(): Promise<void> {}
 
-  #lines(kind: 'capture' | 'feedback', parts: readonly string[]): void {
+  #lines(kind: 'capture' | 'feedback', parts: readonly SizedPart[]): void {
     const time = this.#now().toISOString();
     const head =
       `{"level":"INFO","message":"driftline ${kind}","timestamp":"${time}",` +
       `"service":${this.#service},"${RECORD_FIELD}":"${kind}","record":`;
     for (const part of parts) {
-      // Only a single row can exceed the limit (see recordJsonParts). Its line would pass CloudWatch's
-      // 256 KB event limit and arrive cut, as JSON nobody can read: it is left out, and said so.
-      const bytes = part.length * 3 > this.#maxBytes ? Buffer.byteLength(part) : part.length;
-      if (bytes > this.#maxBytes) {
+      // Only a single row can exceed the split size (see recordJsonParts). Past the row limit its line
+      // could pass CloudWatch's 256 KB event limit and arrive cut, as JSON nobody can read: it is left
+      // out, and said so.
+      const bytes = part.bytes ?? part.text.length;
+      if (bytes > this.#maxRowBytes) {
         this.#write(
           `{"level":"WARN","message":"driftline ${kind} row too large to log: left out","timestamp":"${time}",` +
-            `"service":${this.#service},"bytes":${bytes},"limit":${this.#maxBytes}}`,
+            `"service":${this.#service},"bytes":${bytes},"limit":${this.#maxRowBytes}}`,
         );
         continue;
       }
-      this.#write(`${head}${part}}`);
+      this.#write(`${head}${part.text}}`);
     }
   }
 }

@@ -121,6 +121,26 @@ export function recordJsonParts(
   maxBytes = Number.POSITIVE_INFINITY,
   rowsJson: CaptureRowsJson = {},
 ): string[] {
+  return sizedRecordJsonParts(record, maxBytes, rowsJson).map((part) => part.text);
+}
+
+/** One part of {@link recordJsonParts} and its size. */
+export interface SizedPart {
+  readonly text: string;
+  /** UTF-8 bytes of the text, when above `maxBytes / 3` (a part that may exceed the limit); else `undefined`. */
+  readonly bytes: number | undefined;
+}
+
+/**
+ * {@link recordJsonParts} with the UTF-8 size of each part that could exceed the limit, counted
+ * while splitting (the serving path's rows say whether they are ASCII), so a caller need not measure
+ * the part again — measuring a string made of slices makes V8 copy it whole.
+ */
+export function sizedRecordJsonParts(
+  record: CaptureRecord | FeedbackRecord,
+  maxBytes = Number.POSITIVE_INFINITY,
+  rowsJson: CaptureRowsJson = {},
+): SizedPart[] {
   let head: string;
   let names: readonly string[];
   let columns: readonly JsonRows[];
@@ -149,14 +169,15 @@ export function recordJsonParts(
   };
   const whole = part(0, rows);
   // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit of the text.
-  if (whole.length * 3 <= maxBytes || rows <= 1) return [whole];
+  if (whole.length * 3 <= maxBytes) return [{ text: whole, bytes: undefined }];
   // A column of ASCII text has as many bytes as units; only others are measured row by row.
   const ascii = columns.map(isAsciiRows);
-  if ((ascii.every(Boolean) ? whole.length : Buffer.byteLength(whole)) <= maxBytes) return [whole];
+  const wholeBytes = ascii.every(Boolean) ? whole.length : Buffer.byteLength(whole);
+  if (wholeBytes <= maxBytes || rows <= 1) return [{ text: whole, bytes: wholeBytes }];
   const bytesOf = (column: JsonRows, c: number, i: number): number =>
     ascii[c] ? (column.ends[i] as number) - rowStart(column, i) : rowBytes(column, i);
   const empty = Buffer.byteLength(part(0, 0));
-  const parts: string[] = [];
+  const parts: SizedPart[] = [];
   let start = 0;
   let bytes = empty;
   for (let i = 0; i < rows; i++) {
@@ -167,12 +188,12 @@ export function recordJsonParts(
     // Each column of a part gains the row, and a comma before it unless it is the part's first.
     const added = row + (i > start ? names.length : 0);
     if (i > start && bytes + added > maxBytes) {
-      parts.push(part(start, i));
+      parts.push({ text: part(start, i), bytes });
       start = i;
       bytes = empty + row;
     } else bytes += added;
   }
-  parts.push(part(start, rows));
+  parts.push({ text: part(start, rows), bytes });
   return parts;
 }
 

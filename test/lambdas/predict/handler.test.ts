@@ -10,7 +10,12 @@ import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHandler } from '../../../lambdas/predict/create-handler.ts';
 import { PowertoolsServingMetrics } from '../../../lambdas/predict/metrics.ts';
-import { LogCaptureSink, MAX_RECORD_BYTES, stdoutLine } from '../../../lambdas/shared/capture-log-sink.ts';
+import {
+  LogCaptureSink,
+  MAX_RECORD_BYTES,
+  MAX_ROW_RECORD_BYTES,
+  stdoutLine,
+} from '../../../lambdas/shared/capture-log-sink.ts';
 import { S3ObjectStore } from '../../../lambdas/shared/s3-store.ts';
 import type { CaptureRecord } from '../../../pipelines/serving/capture.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
@@ -331,30 +336,42 @@ describe('LogCaptureSink', () => {
         feedback: [{ predictionId: ids[0], label: 'b' }],
       },
     });
-    expect(MAX_RECORD_BYTES).toBeLessThan(256 * 1024);
+    expect(MAX_RECORD_BYTES).toBeLessThan(128 * 1024);
+    expect(MAX_ROW_RECORD_BYTES).toBeLessThan(256 * 1024 - 1024);
   });
 });
 
 describe('LogCaptureSink and a row too large for a log line', () => {
-  it('leaves the row out with a warning line, and logs the other rows', async () => {
-    const sink = new LogCaptureSink(stdoutLine, { service: 'svc', maxRecordBytes: 2000 });
-    const ids = ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002'];
+  it('logs a row over the split size on its own line, and leaves out one over the row limit', async () => {
+    const sink = new LogCaptureSink(stdoutLine, {
+      service: 'svc',
+      maxRecordBytes: 2000,
+      maxRowRecordBytes: 3000,
+    });
+    const ids = [
+      '00000000-0000-4000-8000-000000000001',
+      '00000000-0000-4000-8000-000000000002',
+      '00000000-0000-4000-8000-000000000003',
+    ];
     const record: CaptureRecord = {
       type: 'capture',
       time: '2026-05-01T12:00:00.000Z',
       model: { version: 1, sha256: 'e'.repeat(64) },
       predictionIds: ids,
-      instances: [{ city: 'ü'.repeat(1200) }, { city: 'porto' }],
+      // 2,400 UTF-8 bytes, and 3,600: one over the split size, one over the row limit too.
+      instances: [{ city: 'ü'.repeat(1200) }, { city: 'porto' }, { city: 'ü'.repeat(1800) }],
       predictions: ids.map((predictionId) => ({ predictionId, value: 1 })),
     };
     const { lines } = await stdoutJson(async () => sink.capture(record));
     expect(lines.map((l) => [l.level, l.message])).toEqual([
-      ['WARN', 'driftline capture row too large to log: left out'],
       ['INFO', 'driftline capture'],
+      ['INFO', 'driftline capture'],
+      ['WARN', 'driftline capture row too large to log: left out'],
     ]);
-    expect(lines[0]).toMatchObject({ service: 'svc', limit: 2000 });
-    expect(lines[0]?.bytes).toBeGreaterThan(2000);
+    expect((lines[0]?.record as CaptureRecord | undefined)?.predictionIds).toEqual([ids[0]]);
     expect((lines[1]?.record as CaptureRecord | undefined)?.predictionIds).toEqual([ids[1]]);
+    expect(lines[2]).toMatchObject({ service: 'svc', limit: 3000 });
+    expect(lines[2]?.bytes).toBeGreaterThan(3000);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   feedbackPrefix,
   recordJsonParts,
   recordOfLine,
+  sizedRecordJsonParts,
 } from '../../../pipelines/serving/capture.ts';
 import { joinRows } from '../../../pipelines/serving/json-rows.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
@@ -83,6 +84,10 @@ describe('recordJsonParts', () => {
     const big = record('2026-01-01T00:00:00.000Z', 50, 'ü'.repeat(100));
     for (const limit of [3000, 5000, 12_345]) {
       const parts = recordJsonParts(big, limit);
+      // The sized parts are the same texts, each with its exact UTF-8 size.
+      const sized = sizedRecordJsonParts(big, limit);
+      expect(sized.map((p) => p.text)).toEqual(parts);
+      for (const p of sized) expect(p.bytes).toBe(Buffer.byteLength(p.text));
       expect(parts.length).toBeGreaterThan(1);
       let start = 0;
       for (const part of parts) {
