@@ -332,9 +332,11 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
   let rewritten = false;
   let count = 0;
   let ignoredFields = 0;
-  // Per instance: where each feature's token starts and ends (-1: absent).
+  // Per instance: where each feature's token starts and ends (when seen).
   const starts = new Int32Array(width);
   const ends = new Int32Array(width);
+  // seen[j] === stamp: instance number stamp - 1 has feature j (no clearing between instances).
+  const seen = new Int32Array(width);
 
   nonAscii = false;
   let pos = skipSpace(text, 0);
@@ -353,7 +355,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
     if (text.charCodeAt(pos) !== 123 /* { */) return undefined;
     const objectStart = pos;
     pos += 1;
-    starts.fill(-1);
+    const stamp = count + 1;
     let keys = 0;
     let unknown: string[] | undefined;
     // The captured JSON is the instance's own text when its keys are exactly the features in
@@ -407,7 +409,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
           pos = scalarEnd(text, pos);
           if (pos === -1) return undefined;
         } else {
-          if (starts[j] !== -1) return undefined; // a duplicate key
+          if (seen[j] === stamp) return undefined; // a duplicate key
           const start = pos;
           const feature = features[j] as TextFeature;
           const bounds = feature.bounds;
@@ -443,6 +445,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
             if (!feature.accepts(value)) return undefined;
             (categorical[j] as RawValue[])[count] = value;
           }
+          seen[j] = stamp;
           starts[j] = start;
           ends[j] = pos;
         }
@@ -467,7 +470,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
     if (keys !== width || unknown !== undefined) {
       canonical = false;
       for (let j = 0; j < width; j++) {
-        if (starts[j] !== -1) continue;
+        if (seen[j] === stamp) continue;
         const feature = features[j] as TextFeature;
         if (!feature.accepts(undefined)) return undefined;
         if (feature.bounds === undefined) (categorical[j] as RawValue[])[count] = undefined;
@@ -486,8 +489,8 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
       let json = '{';
       for (let k = 0; k < captured.names.length; k++) {
         const j = capturedFeature[k] as number;
-        const start = starts[j] as number;
-        json += `${k === 0 ? '' : ','}${captured.prefixes[k]}${start === -1 ? 'null' : text.slice(start, ends[j] as number)}`;
+        const value = seen[j] === stamp ? text.slice(starts[j], ends[j]) : 'null';
+        json += `${k === 0 ? '' : ','}${captured.prefixes[k]}${value}`;
       }
       written.push(`${json}}`);
     }
