@@ -55,6 +55,11 @@ export interface ServingApiOptions {
   readonly monotonic?: () => number;
   /** @default MAX_BODY_BYTES */
   readonly maxBodyBytes?: number;
+  /**
+   * `false` parses and validates every body the full way (JSON.parse + zod); tests hold the fast
+   * paths to exactly its answers with it. @default true
+   */
+  readonly fastPath?: boolean;
 }
 
 const ROUTES: Record<string, { route: ServingRoute; method: string }> = {
@@ -96,7 +101,9 @@ export class ServingApi {
     this.#now = options.now ?? (() => new Date());
     this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
-    this.#validator = new RequestValidator(options.config.features, options.config.api.maxInstances);
+    this.#validator = new RequestValidator(options.config.features, options.config.api.maxInstances, {
+      fastPath: options.fastPath ?? true,
+    });
     this.#featureNames = options.config.features.map((f) => f.name);
     this.#instanceKeys = jsonKeys(this.#featureNames);
   }
