@@ -1,8 +1,9 @@
 /**
- * The serving API with its fast paths (the body read from its text, predictions written as bytes)
- * against the same API parsing and validating every body the full way: for the same requests, the
- * same statuses and bodies (prediction ids aside), the same captured records and the same metrics —
- * on the committed models, with real onnxruntime-node.
+ * The serving API with its fast paths for request bodies (read from the text; the validator's plain
+ * predicates) against the same API parsing and validating every body the full way (JSON.parse + zod):
+ * for the same requests, the same statuses and bodies (prediction ids aside), the same captured
+ * records and the same metrics — on the committed models, with real onnxruntime-node. (Both sides
+ * write predictions with the same writer, held to the string writer in `predict-body.test.ts`.)
  */
 import { describe, expect, it } from 'vitest';
 import { ServingApi } from '../../../pipelines/serving/api.ts';
