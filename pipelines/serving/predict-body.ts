@@ -123,9 +123,11 @@ export function putFloat32(out: Uint8Array, at: number, value: number): number {
     n = Math.round(magnitude * (POW10[8 - exponent] as number));
     if (n >= 1e9) n = 1e8;
   }
+  // Integer arithmetic from here: n < 1e9 < 2^31.
+  n |= 0;
   let digits = 9;
   while (n % 10 === 0) {
-    n /= 10;
+    n = (n / 10) | 0;
     digits -= 1;
   }
   if (exponent < -6) {
@@ -426,8 +428,7 @@ export function writePredictions(
   for (let i = 0; i < count; i++) {
     // OPEN_ID begins with the comma between two predictions; the first one goes without.
     at = put(out, at, OPEN_ID, i === 0 ? 1 : 0);
-    idBytes.copy(out, at, ID_STRIDE * i + 1, ID_STRIDE * i + 37);
-    at += 36;
+    for (let k = ID_STRIDE * i + 1, end = k + 36; k < end; k++) out[at++] = idBytes[k] as number;
     if (keys === undefined) {
       at = put(out, at, THEN_VALUE);
       at = putFloat32(out, at, (scored as { values: Float32Array }).values[i] as number);
