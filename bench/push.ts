@@ -27,17 +27,13 @@ import { table } from '../pipelines/cli/output.ts';
 import { parseConfig } from '../pipelines/config/load.ts';
 import { BENCH_CONFIG, writeBenchCsv } from './push-data.ts';
 import { LARGE_DATASET, SEEDED, seedStore } from './push-seed.ts';
+import { median } from './stats.ts';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'driftline.ts');
 const TIME = '/usr/bin/time';
 const MB = 1024 * 1024;
 /** Files this large carry the throughput target (the issue sets it on a 1 GB push). */
 const TARGET_BYTES = 1000 * MB;
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 function parseArgs(argv: readonly string[]): { quick: boolean; runs: number } {
   const at = argv.indexOf('--runs');

@@ -13,19 +13,10 @@ import { exportOnnx } from '../pipelines/onnx/export.ts';
 import type { OnnxFeed } from '../pipelines/onnx/inputs.ts';
 import { createPrng } from '../pipelines/train/gbdt/prng.ts';
 import { trainGbdt } from '../pipelines/train/gbdt/train.ts';
+import { median, quantile } from './stats.ts';
 
 const FEATURES = 20;
 const TRAIN_ROWS = 50_000;
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-function quantile(values: number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * q))] as number;
-}
 
 // A model with exactly 100 full-depth trees: no early stopping, enough rows that trees reach depth 6.
 const rng = createPrng(7);

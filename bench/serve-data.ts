@@ -21,7 +21,7 @@ import type { RawRow } from '../pipelines/model/raw.ts';
 import type { FeatureEncoding, TreeEnsembleModel } from '../pipelines/model/types.ts';
 import { exportOnnx } from '../pipelines/onnx/export.ts';
 import { encodeColumns, fitEncodings, type RawColumn } from '../pipelines/train/encoding.ts';
-import { createPrng } from '../pipelines/train/gbdt/prng.ts';
+import { createPrng, shuffleInPlace } from '../pipelines/train/gbdt/prng.ts';
 import { trainGbdt } from '../pipelines/train/gbdt/train.ts';
 
 /** Keep every this-many-th row of the 3 million: 200 000 rows across the whole file. */
@@ -113,12 +113,8 @@ export async function loadFlights(seed = 1): Promise<FlightsData> {
     labels[i] = Number(delays[i]) > 15 ? 0 : 1;
   }
 
-  const rng = createPrng(seed);
   const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.nextInt(i + 1);
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
+  shuffleInPlace(order, createPrng(seed));
   const cut = Math.round(n * 0.8);
   const trainIdx = order.slice(0, cut);
   const trainRows = trainIdx.map((i) => rows[i] as RawRow);

@@ -22,6 +22,7 @@ import { FixedModelSource } from '../pipelines/serving/model-source.ts';
 import { writePredictions } from '../pipelines/serving/predict-body.ts';
 import { RequestValidator } from '../pipelines/serving/validation.ts';
 import { benchContext, DiscardedLines, predictEvent, SILENT_LOG } from './serve-events.ts';
+import { median } from './stats.ts';
 
 /** One batch size's result; times in microseconds. */
 export interface OverheadResult {
@@ -40,15 +41,6 @@ export interface OverheadResult {
    * overhead is everything else on the path (middy, event mapping, feeds, lease, metrics, GC).
    */
   readonly steps: { readonly readUs: number; readonly writeUs: number; readonly captureUs: number };
-}
-
-/** The median of a list. */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** How many timed iterations per batch size: about the same wall time for each. */

@@ -63,7 +63,8 @@ import {
   waitReady,
   warmUp,
 } from './serve-load.ts';
-import { measureOverhead, median } from './serve-overhead.ts';
+import { measureOverhead } from './serve-overhead.ts';
+import { median } from './stats.ts';
 
 const XGBOOST_TRAINER = fileURLToPath(new URL('./serve-xgboost.py', import.meta.url));
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Task } from '../pipelines/config/schema.ts';
 import type { FeatureEncoding } from '../pipelines/model/types.ts';
 import { encodeColumns, fitEncodings, type RawColumn } from '../pipelines/train/encoding.ts';
-import { createPrng, type Prng } from '../pipelines/train/gbdt/prng.ts';
+import { createPrng, type Prng, shuffleInPlace } from '../pipelines/train/gbdt/prng.ts';
 
 /** One benchmark dataset, already split and encoded. */
 export interface BenchDataset {
@@ -183,12 +183,8 @@ function fromRaw(
   seed: number,
 ): BenchDataset {
   const rows = labels.length;
-  const rng = createPrng(seed);
   const order = Array.from({ length: rows }, (_, i) => i);
-  for (let i = rows - 1; i > 0; i--) {
-    const j = rng.nextInt(i + 1);
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
+  shuffleInPlace(order, createPrng(seed));
   const cut = Math.round(rows * 0.8);
   const pick = (rowsOf: number[]): RawColumn[] =>
     raw.map(

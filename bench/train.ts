@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import type { GbdtParams, Task } from '../pipelines/config/schema.ts';
 import { classificationMetrics, regressionMetrics, rocAuc } from '../pipelines/evaluate/metrics.ts';
 import { PARALLEL_MIN_CELLS } from '../pipelines/train/gbdt/inputs.ts';
+import { median } from './stats.ts';
 import {
   type BenchDataset,
   flights,
@@ -134,14 +135,6 @@ function runChild(trainer: Trainer, dataDir: string, out: string): Run {
   const stdout = execFileSync(file, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   const last = stdout.trim().split('\n').at(-1) ?? '';
   return JSON.parse(last) as Run;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function readPredictions(path: string): Float64Array {

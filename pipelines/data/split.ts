@@ -8,7 +8,7 @@
  *   the class balance (a rare class does not vanish from a small test set).
  */
 import { InputError } from '../errors.ts';
-import { createPrng, deriveSeed } from '../train/gbdt/prng.ts';
+import { createPrng, deriveSeed, shuffleInPlace } from '../train/gbdt/prng.ts';
 
 /** Row indices of each part, ascending within a part. */
 export interface RowSplit {
@@ -29,13 +29,7 @@ export interface SplitOptions {
 const SPLIT_STREAM = 1_000;
 
 function shuffle(indices: Uint32Array, seed: number): void {
-  const prng = createPrng(seed);
-  for (let i = indices.length - 1; i > 0; i -= 1) {
-    const j = prng.nextInt(i + 1);
-    const t = indices[i] as number;
-    indices[i] = indices[j] as number;
-    indices[j] = t;
-  }
+  shuffleInPlace(indices, createPrng(seed));
 }
 
 function sorted(values: number[]): Uint32Array {

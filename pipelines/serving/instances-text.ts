@@ -266,10 +266,16 @@ const NULL = Array.from('null', (ch) => ch.charCodeAt(0));
 function literalEnd(text: string, pos: number): number {
   const c = text.charCodeAt(pos);
   let word: readonly number[];
-  if (c === 116) [word, literalValue] = [TRUE, true];
-  else if (c === 102) [word, literalValue] = [FALSE, false];
-  else if (c === 110) [word, literalValue] = [NULL, null];
-  else return -1;
+  if (c === 116) {
+    word = TRUE;
+    literalValue = true;
+  } else if (c === 102) {
+    word = FALSE;
+    literalValue = false;
+  } else if (c === 110) {
+    word = NULL;
+    literalValue = null;
+  } else return -1;
   return unitsAt(text, pos, word) ? pos + word.length : -1;
 }
 

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FeatureSpec, Task } from '../../pipelines/config/schema.ts';
 import type { TableSchema } from '../../pipelines/data/table.ts';
-import { createPrng, type Prng } from '../../pipelines/train/gbdt/prng.ts';
+import { createPrng, type Prng, shuffleInPlace } from '../../pipelines/train/gbdt/prng.ts';
 
 const NUMBERS = [
   '0',
@@ -149,13 +149,7 @@ export function randomCsv(prng: Prng, schema: TableSchema, options: RandomCsvOpt
     { name: 'extra', kind: 'extra' },
   ];
   // Column order in the file is shuffled, so the pass cannot rely on it.
-  for (let i = columns.length - 1; i > 0; i -= 1) {
-    const k = prng.nextInt(i + 1);
-    [columns[i], columns[k]] = [
-      columns[k] as (typeof columns)[number],
-      columns[i] as (typeof columns)[number],
-    ];
-  }
+  shuffleInPlace(columns, prng);
   const cell = (kind: string, row: number, values: readonly string[] | undefined): string => {
     const odd = prng.nextFloat() < awkward;
     switch (kind) {

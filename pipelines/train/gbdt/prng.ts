@@ -53,3 +53,13 @@ export function deriveSeed(seed: number, stream: number): number {
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
   return (z ^ (z >>> 16)) >>> 0;
 }
+
+/** Shuffles `items` in place (Fisher–Yates, from the end), drawing from `prng`. */
+export function shuffleInPlace<T>(items: { length: number; [index: number]: T }, prng: Prng): void {
+  for (let i = items.length - 1; i > 0; i -= 1) {
+    const j = prng.nextInt(i + 1);
+    const t = items[i] as T;
+    items[i] = items[j] as T;
+    items[j] = t;
+  }
+}

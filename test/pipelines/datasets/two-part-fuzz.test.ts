@@ -22,7 +22,7 @@ import { parseConfig } from '../../../pipelines/config/load.ts';
 import { type TableSchema, tableSchemaOf } from '../../../pipelines/data/table.ts';
 import { validateWithStats } from '../../../pipelines/datasets/column-stats.ts';
 import type { ColumnStats } from '../../../pipelines/datasets/stats.ts';
-import type { Prng } from '../../../pipelines/train/gbdt/prng.ts';
+import { type Prng, shuffleInPlace } from '../../../pipelines/train/gbdt/prng.ts';
 import { prngFor, writeCsv } from '../../helpers/push-csv-gen.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { expectSameStats, numericValues, outcome, shown, stepwise } from '../../helpers/two-part.ts';
@@ -232,10 +232,7 @@ class Builder {
     this.negative = chance(prng, 0.15);
     const columns = ['age', 'income', 'city', 'plan', 'outcome', 'pad'];
     if (this.variant === 'timed') columns.push('t');
-    for (let i = columns.length - 1; i > 0; i -= 1) {
-      const k = prng.nextInt(i + 1);
-      [columns[i], columns[k]] = [columns[k] as string, columns[i] as string];
-    }
+    shuffleInPlace(columns, prng);
     // The note (never read) holds most awkward values; in a mixed file it is last, to take the `\r`
     // of the rows that end with `\r\n`.
     if (this.eolKind === 'mixed') columns.push('note');
