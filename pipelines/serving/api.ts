@@ -37,7 +37,14 @@ import { type JsonRows, joinRows, parseRows } from './json-rows.ts';
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
 import type { LoadedModel, ModelSource } from './model-source.ts';
-import { idStrings, type JsonKeys, jsonKeys, predictBody, writePredictions } from './predict-body.ts';
+import {
+  classIndexes,
+  idStrings,
+  type JsonKeys,
+  jsonKeys,
+  predictBody,
+  writePredictions,
+} from './predict-body.ts';
 import { RequestValidator } from './validation.ts';
 
 /** What the API needs; every dependency is a port, so tests and the two runtimes wire their own. */
@@ -207,7 +214,9 @@ export class ServingApi {
       lease.release();
     }
     const served = { version: model.version, sha256: model.sha256 };
-    const written = writePredictions(scored, model.onnx.classes, count);
+    const classes = model.onnx.classes;
+    const indexes = scored.kind === 'classes' ? classIndexes(scored.labels, classes, count) : undefined;
+    const written = writePredictions(scored, classes, count, undefined, indexes);
     const captured = this.#random() < this.#config.api.captureSampleRate;
     if (captured) {
       let ids: string[] | undefined;
@@ -248,7 +257,7 @@ export class ServingApi {
       unknownCategories,
       ignoredFields: instances.ignoredFields,
       captured,
-      ...summarise(scored),
+      ...summarise(scored, classes, indexes),
     };
   }
 
@@ -432,8 +441,15 @@ function checkFinite(scored: ScoredBatch, classCount: number, rows: number): voi
     throw new ApiError('invalid_request', 'some instances cannot be scored', { details });
 }
 
-/** Class counts (classification) or the mean prediction (regression) of a scored batch. */
-function summarise(scored: ScoredBatch): Pick<ServingObservation, 'classCounts' | 'meanPrediction'> {
+/**
+ * Class counts (classification) or the mean prediction (regression) of a scored batch.
+ * @param indexes {@link classIndexes} of the labels
+ */
+function summarise(
+  scored: ScoredBatch,
+  classes: readonly string[],
+  indexes: Int32Array | undefined,
+): Pick<ServingObservation, 'classCounts' | 'meanPrediction'> {
   if (scored.kind === 'values') {
     if (scored.values.length === 0) return {};
     let sum = 0;
@@ -441,10 +457,21 @@ function summarise(scored: ScoredBatch): Pick<ServingObservation, 'classCounts' 
     return { meanPrediction: sum / scored.values.length };
   }
   if (scored.labels.length === 0) return {};
-  // Counted in a Map (a null-prototype object in dictionary mode costs ~30 ns an update), then copied.
-  const counts = new Map<string, number>();
-  for (const label of scored.labels) counts.set(label, (counts.get(label) ?? 0) + 1);
+  // Counted by class position (a null-prototype object in dictionary mode costs ~30 ns an update, a
+  // Map lookup hashes each new label string), then copied; a label outside the classes by name.
+  const counts = new Int32Array(classes.length);
+  const others = new Map<string, number>();
+  for (let i = 0; i < scored.labels.length; i++) {
+    const k = indexes?.[i] ?? -1;
+    if (k >= 0) counts[k] = (counts[k] as number) + 1;
+    else {
+      const label = scored.labels[i] as string;
+      others.set(label, (others.get(label) ?? 0) + 1);
+    }
+  }
   const classCounts = Object.create(null) as Record<string, number>;
-  for (const [label, count] of counts) classCounts[label] = count;
+  for (let k = 0; k < classes.length; k++)
+    if ((counts[k] as number) > 0) classCounts[classes[k] as string] = counts[k] as number;
+  for (const [label, count] of others) classCounts[label] = count;
   return { classCounts };
 }

@@ -4,6 +4,7 @@ import type { ScoredBatch } from '../../../pipelines/model/onnx-model.ts';
 import type { ApiPrediction } from '../../../pipelines/model/predictions.ts';
 import { type JsonRows, joinRows, MAX_PIECE, rowsText } from '../../../pipelines/serving/json-rows.ts';
 import {
+  classIndexes,
   float32Json,
   idStrings,
   predictBody,
@@ -31,7 +32,8 @@ function classBatch(classes: readonly string[], rows: number): ScoredBatch {
     { length: rows * classes.length },
     (_, i) => ((i * 7919) % 1000) / 997,
   );
-  const labels = Array.from({ length: rows }, (_, i) => classes[i % classes.length] as string);
+  // New strings, as the model's output is: not the class list's own objects.
+  const labels = Array.from({ length: rows }, (_, i) => ` ${classes[i % classes.length]}`.slice(1));
   return { kind: 'classes', labels, probabilities };
 }
 
@@ -141,6 +143,22 @@ describe('predictionTexts and predictBody', () => {
   });
 });
 
+describe('classIndexes', () => {
+  it.each([
+    ['a few classes (compared)', ['no', 'yes', 'maybe']],
+    ['many classes (looked up)', Array.from({ length: 20 }, (_, k) => `c${k}`)],
+  ])('gives each label its position in the class list, -1 when it is none, for %s', (_, classes) => {
+    const labels = [...classes].reverse().map((name) => ` ${name}`.slice(1));
+    labels.push('other', '');
+    expect(Array.from(classIndexes(labels, classes))).toEqual([
+      ...classes.map((_, k) => classes.length - 1 - k),
+      -1,
+      -1,
+    ]);
+    expect(Array.from(classIndexes(labels, classes, 2))).toEqual([classes.length - 1, classes.length - 2]);
+  });
+});
+
 describe('writePredictions', () => {
   const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
   /** Entropy from a seeded generator, so runs repeat. */
@@ -181,6 +199,7 @@ describe('writePredictions', () => {
     ['integer-like names', ['10', 'b', '2', 'a']],
     ['names that are Object.prototype members', ['__proto__', 'constructor', 'toString']],
     ['names needing escapes (the string path)', ['"quoted"', 'back\\slash', 'línea\nnueva', '\u2028']],
+    ['more classes than are compared one by one', Array.from({ length: 12 }, (_, k) => `class ${k}`)],
   ])('writes what predictionTexts writes, for %s', (_, classes) => {
     expectSameAsTexts(classBatch(classes, 300), classes, 300);
     expectSameAsTexts(classBatch(classes, 1), classes, 1);
