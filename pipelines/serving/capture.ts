@@ -27,7 +27,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiPrediction } from '../model/predictions.ts';
 import type { RawValue } from '../model/raw.ts';
-import { isAsciiRows, type JsonRows, joinRows, rowBytes, rowStart, rowsText } from './json-rows.ts';
+import { isAsciiRows, type JsonRows, joinRows, rowBytes, rowsText } from './json-rows.ts';
 import type { FeedbackItem } from './validation.ts';
 
 /** The model that served a request. */
@@ -174,17 +174,25 @@ export function sizedRecordJsonParts(
   const ascii = columns.map(isAsciiRows);
   const wholeBytes = ascii.every(Boolean) ? whole.length : Buffer.byteLength(whole);
   if (wholeBytes <= maxBytes || rows <= 1) return [{ text: whole, bytes: wholeBytes }];
-  const bytesOf = (column: JsonRows, c: number, i: number): number =>
-    ascii[c] ? (column.ends[i] as number) - rowStart(column, i) : rowBytes(column, i);
+  // Each row's bytes over all columns: an ASCII column's from where its rows end, others measured.
+  const rowSizes = new Float64Array(rows);
+  columns.forEach((column, c) => {
+    const ends = column.ends;
+    if (ascii[c]) {
+      let start = 0;
+      for (let i = 0; i < rows; i++) {
+        const end = ends[i] as number;
+        rowSizes[i] = (rowSizes[i] as number) + end - start;
+        start = end + 1;
+      }
+    } else for (let i = 0; i < rows; i++) rowSizes[i] = (rowSizes[i] as number) + rowBytes(column, i);
+  });
   const empty = Buffer.byteLength(part(0, 0));
   const parts: SizedPart[] = [];
   let start = 0;
   let bytes = empty;
   for (let i = 0; i < rows; i++) {
-    let row = 0;
-    columns.forEach((column, c) => {
-      row += bytesOf(column, c, i);
-    });
+    const row = rowSizes[i] as number;
     // Each column of a part gains the row, and a comma before it unless it is the part's first.
     const added = row + (i > start ? names.length : 0);
     if (i > start && bytes + added > maxBytes) {

@@ -39,7 +39,7 @@ export function joinRows(texts: readonly string[]): JsonRows {
 }
 
 /** Where row `i` starts in the whole text. */
-export function rowStart(rows: JsonRows, i: number): number {
+function rowStart(rows: JsonRows, i: number): number {
   return i === 0 ? 0 : (rows.ends[i - 1] as number) + 1;
 }
 
