@@ -48,7 +48,7 @@ export interface InstanceTextRules {
   readonly captured: JsonKeys;
   /** For each captured key, its position in {@link InstanceTextRules.features}. */
   readonly capturedFeature: readonly number[];
-  /** `"<name>"` of each captured key as UTF-8 words ({@link KeyWords}), when its JSON needs no escape. */
+  /** `"<name>":` of each captured key as UTF-8 words ({@link KeyWords}), when its JSON needs no escape. */
   readonly keyWords: readonly (KeyWords | undefined)[];
   readonly maxInstances: number;
   /** The reader's cache of categorical values (see `categoryText`). */
@@ -85,7 +85,7 @@ export function instanceTextRules(
       const quoted = JSON.stringify(name);
       // A lone surrogate in a name has no UTF-8 form: such a key is always decoded.
       return quoted === `"${name}"` && name.isWellFormed()
-        ? keyWords(Buffer.from(quoted, 'utf8'))
+        ? keyWords(Buffer.from(`${quoted}:`, 'utf8'))
         : undefined;
     }),
     maxInstances,
@@ -96,7 +96,7 @@ export function instanceTextRules(
 const INSTANCES_KEY = Buffer.from('"instances"', 'latin1');
 
 /**
- * A quoted key's UTF-8 bytes as little-endian 32-bit words, compared four bytes at a time: the keys
+ * A quoted key and its colon, in UTF-8 bytes, as little-endian 32-bit words, compared four bytes at a time: the keys
  * are most of an instance's text, and a byte loop over them took a quarter of the reader's time.
  */
 export interface KeyWords {
@@ -423,6 +423,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
         let j: number;
         const expected = keys < width ? keyWords[keys] : undefined;
         if (expected !== undefined && keyAt(view, pos, expected)) {
+          // The key and its colon.
           j = capturedFeature[keys] as number;
           pos += expected.length;
         } else {
@@ -439,14 +440,12 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
               return undefined; // a duplicate key: JSON.parse keeps the last
             else unknown.push(name);
           }
+          if (b[pos] !== 58 /* : */) {
+            pos = skipSpace(b, pos);
+            if (b[pos] !== 58) return undefined;
+          }
+          pos += 1;
         }
-        c = b[pos] as number;
-        if (c !== 58 /* : */) {
-          canonical = false;
-          pos = skipSpace(b, pos);
-          if (b[pos] !== 58) return undefined;
-        }
-        pos += 1;
         c = b[pos] as number;
         if (isSpace(c)) {
           canonical = false;
@@ -457,7 +456,8 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
           pos = scalarEnd(b, pos);
           if (pos === -1) return undefined;
         } else {
-          if (seen[j] === stamp) return undefined; // a duplicate key
+          // A duplicate key (impossible while every key so far was the expected one).
+          if (!canonical && seen[j] === stamp) return undefined;
           const start = pos;
           const feature = features[j] as TextFeature;
           const bounds = feature.bounds;
