@@ -26,6 +26,7 @@
 import { Buffer } from 'node:buffer';
 import type { RawValue } from '../model/raw.ts';
 import type { ValueColumn, ValueColumns } from '../onnx/inputs.ts';
+import { type ByteWords, byteWords, wordsAt } from './byte-words.ts';
 import { type JsonRows, joinRows } from './json-rows.ts';
 import type { JsonKeys } from './predict-body.ts';
 
@@ -48,8 +49,11 @@ export interface InstanceTextRules {
   readonly captured: JsonKeys;
   /** For each captured key, its position in {@link InstanceTextRules.features}. */
   readonly capturedFeature: readonly number[];
-  /** `"<name>":` of each captured key as UTF-8 words ({@link KeyWords}), when its JSON needs no escape. */
-  readonly keyWords: readonly (KeyWords | undefined)[];
+  /**
+   * `"<name>":` of each captured key in UTF-8, as words (keys are most of an instance's text), when
+   * its JSON needs no escape.
+   */
+  readonly keyWords: readonly (ByteWords | undefined)[];
   readonly maxInstances: number;
   /** The reader's cache of categorical values (see `categoryText`). */
   readonly categories: (string | undefined)[];
@@ -85,7 +89,7 @@ export function instanceTextRules(
       const quoted = JSON.stringify(name);
       // A lone surrogate in a name has no UTF-8 form: such a key is always decoded.
       return quoted === `"${name}"` && name.isWellFormed()
-        ? keyWords(Buffer.from(`${quoted}:`, 'utf8'))
+        ? byteWords(Buffer.from(`${quoted}:`, 'utf8'))
         : undefined;
     }),
     maxInstances,
@@ -94,36 +98,6 @@ export function instanceTextRules(
 }
 
 const INSTANCES_KEY = Buffer.from('"instances"', 'latin1');
-
-/**
- * A quoted key and its colon, in UTF-8 bytes, as little-endian 32-bit words, compared four bytes at a time: the keys
- * are most of an instance's text, and a byte loop over them took a quarter of the reader's time.
- */
-export interface KeyWords {
-  /** The bytes in words, the last one padded with zeros. */
-  readonly words: Int32Array;
-  /** The bits of the last word that are the key's. */
-  readonly lastMask: number;
-  /** How many bytes. */
-  readonly length: number;
-}
-
-function keyWords(bytes: Uint8Array): KeyWords {
-  const padded = new Uint8Array(4 * Math.ceil(bytes.length / 4));
-  padded.set(bytes);
-  const view = new DataView(padded.buffer);
-  const words = Int32Array.from({ length: padded.length / 4 }, (_, k) => view.getInt32(4 * k, true));
-  const tail = bytes.length % 4;
-  return { words, lastMask: tail === 0 ? -1 : (1 << (8 * tail)) - 1, length: bytes.length };
-}
-
-/** Whether `key` is at `pos`. */
-function keyAt(view: DataView, pos: number, key: KeyWords): boolean {
-  const words = key.words;
-  const last = words.length - 1;
-  for (let k = 0; k < last; k++) if (view.getInt32(pos + 4 * k, true) !== words[k]) return false;
-  return (view.getInt32(pos + 4 * last, true) & key.lastMask) === words[last];
-}
 
 /**
  * The reader's byte buffer, reused: a request is read to the end before the next one starts. A body
@@ -137,7 +111,7 @@ const encoder = new TextEncoder();
 /**
  * The UTF-8 bytes of `text` with a 0 after them (no token contains a 0 byte, so every loop stops at
  * it without a bounds check), and how many there are. Three more bytes follow: a key is compared a
- * word at a time, and a word read can start at the 0 at most ({@link keyAt}).
+ * word at a time, and a word read can start at the 0 at most ({@link wordsAt}).
  */
 function utf8Bytes(text: string): { bytes: Buffer; view: DataView; length: number } {
   // At most 3 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units).
@@ -422,7 +396,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
         // The key: the expected one (the next in captured order) by its bytes, else decoded.
         let j: number;
         const expected = keys < width ? keyWords[keys] : undefined;
-        if (expected !== undefined && keyAt(view, pos, expected)) {
+        if (expected !== undefined && wordsAt(view, pos, expected)) {
           // The key and its colon.
           j = capturedFeature[keys] as number;
           pos += expected.length;
