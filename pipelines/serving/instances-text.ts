@@ -37,6 +37,11 @@ export interface TextFeature {
   readonly accepts: (value: unknown) => boolean;
   /** For a numeric feature, the accepted interval (the same test as `accepts`, without a call). */
   readonly bounds?: { readonly lo: number; readonly hi: number };
+  /**
+   * For a categorical feature that takes any value (no list), the longest string it takes: every
+   * string of 1 to this many units passes `accepts`, so the reader need not call it.
+   */
+  readonly anyStringUpTo?: number;
 }
 
 /** What the reader needs of the features (built once per validator by {@link instanceTextRules}). */
@@ -450,11 +455,14 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
             (numeric[j] as number[])[count] = value;
           } else {
             let value: RawValue;
+            let accepted = false;
             if (c === 34) {
               const close = plainStringClose(b, pos);
               if (close === -1) return undefined;
               value = categoryText(rules.categories, b, pos + 1, close);
               pos = close + 1;
+              const upTo = feature.anyStringUpTo;
+              accepted = upTo !== undefined && value.length > 0 && value.length <= upTo;
             } else if (c === 45 || isDigit(c)) {
               pos = numberEnd(b, pos);
               if (pos === -1) return undefined;
@@ -464,7 +472,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
               if (pos === -1) return undefined;
               value = literalValue;
             }
-            if (!feature.accepts(value)) return undefined;
+            if (!accepted && !feature.accepts(value)) return undefined;
             (categorical[j] as RawValue[])[count] = value;
           }
           seen[j] = stamp;

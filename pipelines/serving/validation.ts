@@ -287,7 +287,10 @@ export class RequestValidator {
       features.map((f, j) => {
         const bounds = numericBounds(f);
         const accepts = (this.#rules[j] as TextFeature).accepts;
-        return bounds === undefined ? { name: f.name, accepts } : { name: f.name, accepts, bounds };
+        if (bounds !== undefined) return { name: f.name, accepts, bounds };
+        return f.type === 'categorical' && f.values === undefined
+          ? { name: f.name, accepts, anyStringUpTo: MAX_CATEGORY_LENGTH }
+          : { name: f.name, accepts };
       }),
       jsonKeys(features.map((f) => f.name)),
       maxInstances,
