@@ -20,8 +20,10 @@
  * holds it to that.
  *
  * It also gives each instance's captured JSON (`{"<feature>":<value>,…}`, every feature in the
- * captured order, a missing one as `null`) made of the request's own tokens: when the body is ASCII
- * and the instance is written exactly that way, a slice of the body, so capture formats no numbers.
+ * captured order, a missing one as `null`) made of the request's own tokens: when the instance is
+ * written exactly that way, a slice of the body, so capture formats no numbers. (Positions in the
+ * bytes are turned into positions in the text by counting, in strings, the bytes beyond each
+ * character's UTF-16 units.)
  */
 import { Buffer } from 'node:buffer';
 import type { RawValue } from '../model/raw.ts';
@@ -59,6 +61,8 @@ export interface InstanceTextRules {
    * its JSON needs no escape.
    */
   readonly keyWords: readonly (ByteWords | undefined)[];
+  /** For each captured key, how many more UTF-8 bytes than UTF-16 units `"<name>":` has. */
+  readonly keyExtra: readonly number[];
   readonly maxInstances: number;
   /** The reader's cache of categorical values (see `categoryText`). */
   readonly categories: (string | undefined)[];
@@ -97,6 +101,7 @@ export function instanceTextRules(
         ? byteWords(Buffer.from(`${quoted}:`, 'utf8'))
         : undefined;
     }),
+    keyExtra: captured.names.map((name) => Buffer.byteLength(name, 'utf8') - name.length),
     maxInstances,
     categories: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
   };
@@ -218,26 +223,42 @@ function numberEnd(b: Buffer, pos: number): number {
   return pos;
 }
 
-/** Whether the last string read by {@link plainStringClose} was all ASCII. */
-let stringAscii = true;
+/**
+ * How many more UTF-8 bytes than UTF-16 units the last string read by {@link plainStringClose} or
+ * {@link stringEnd} has: 0 when it is ASCII (every other character adds at least 1). The reader
+ * keeps the sum of these to turn byte positions into positions in the text.
+ */
+let stringExtra = 0;
+
+/**
+ * What one byte of a UTF-8 character adds to {@link stringExtra}: a continuation byte 1, the first of
+ * four bytes -1 (its character is two UTF-16 units), other first bytes 0.
+ */
+function extraOf(c: number): number {
+  if ((c & 0xc0) === 0x80) return 1;
+  return c >= 0xf0 ? -1 : 0;
+}
 
 /**
  * From the opening quote at `pos`: the index of the closing quote of a string with no escape, or -1
- * (the 0 after the text ends the loop). Sets {@link stringAscii}.
+ * (the 0 after the text ends the loop). Sets {@link stringExtra}.
  */
 function plainStringClose(b: Buffer, pos: number): number {
-  stringAscii = true;
+  let extra = 0;
   for (let i = pos + 1; ; i++) {
     const c = b[i] as number;
-    if (c === 34) return i;
+    if (c === 34) {
+      stringExtra = extra;
+      return i;
+    }
     if (c === 92 || c < 32) return -1;
-    if (c > 127) stringAscii = false;
+    if (c > 127) extra += extraOf(c);
   }
 }
 
 /** The string of the bytes `start` to `end - 1` of a string token read by {@link plainStringClose}. */
 function stringOf(b: Buffer, start: number, end: number): string {
-  return b.toString(stringAscii ? 'latin1' : 'utf8', start, end);
+  return b.toString(stringExtra === 0 ? 'latin1' : 'utf8', start, end);
 }
 
 /** Slots of the category cache (a power of two). */
@@ -246,37 +267,57 @@ const CACHE_SLOTS = 4096;
 const CACHE_MAX_LENGTH = 32;
 
 /**
- * The string of an ASCII string token's bytes `start` to `end - 1`, the same string object as last
- * time for a value seen before in its cache slot: categorical values repeat from request to request,
- * and a string made once keeps the hash V8 computed for it, so the category lookups after this
- * (validation, the count of unknown values) do not hash it again. A slot holds the last value that
- * fell in it. Values that are not ASCII are decoded each time.
+ * The value of a string token just read by {@link plainStringClose} — bytes `start` to `end - 1`,
+ * text units from `at` — as the same string object as last time for a value seen before in its cache
+ * slot: categorical values repeat from request to request, and a string made once keeps the hash V8
+ * computed for it, so the category lookups after this (validation, the count of unknown values) do
+ * not hash it again. A slot holds the last value that fell in it. Values are keyed by their UTF-16
+ * units (an ASCII value's bytes are its units) and made from the bytes, never as a slice of the
+ * body, which a cached slice would keep alive.
  */
-function categoryText(cache: (string | undefined)[], b: Buffer, start: number, end: number): string {
-  const length = end - start;
-  if (length > CACHE_MAX_LENGTH || !stringAscii) return stringOf(b, start, end);
-  let hash = length;
-  for (let i = start; i < end; i++) hash = Math.imul(hash ^ (b[i] as number), 0x01000193);
+function categoryText(
+  cache: (string | undefined)[],
+  b: Buffer,
+  start: number,
+  end: number,
+  text: string,
+  at: number,
+): string {
+  const ascii = stringExtra === 0;
+  const units = end - start - stringExtra;
+  if (units > CACHE_MAX_LENGTH) return stringOf(b, start, end);
+  let hash = units;
+  if (ascii) for (let i = start; i < end; i++) hash = Math.imul(hash ^ (b[i] as number), 0x01000193);
+  else for (let k = 0; k < units; k++) hash = Math.imul(hash ^ text.charCodeAt(at + k), 0x01000193);
   const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
   const cached = cache[slot];
-  if (cached !== undefined && cached.length === length) {
+  if (cached !== undefined && cached.length === units) {
     let same = true;
-    for (let k = 0; k < length && same; k++) same = cached.charCodeAt(k) === b[start + k];
+    if (ascii) for (let k = 0; k < units && same; k++) same = cached.charCodeAt(k) === b[start + k];
+    else for (let k = 0; k < units && same; k++) same = cached.charCodeAt(k) === text.charCodeAt(at + k);
     if (same) return cached;
   }
-  const value = b.toString('latin1', start, end);
+  const value = stringOf(b, start, end);
   cache[slot] = value;
   return value;
 }
 
-/** From the opening quote at `pos`: the end of a valid string token (escapes allowed), or -1. */
+/**
+ * From the opening quote at `pos`: the end of a valid string token (escapes allowed), or -1. Sets
+ * {@link stringExtra}.
+ */
 function stringEnd(b: Buffer, pos: number): number {
   let i = pos + 1;
+  let extra = 0;
   for (;;) {
     const c = b[i] as number;
-    if (c === 34) return i + 1;
+    if (c === 34) {
+      stringExtra = extra;
+      return i + 1;
+    }
     if (c < 32) return -1;
     if (c !== 92) {
+      if (c > 127) extra += extraOf(c);
       i += 1;
       continue;
     }
@@ -320,9 +361,13 @@ function literalEnd(b: Buffer, pos: number): number {
   return bytesAt(b, pos, word) ? pos + word.length : -1;
 }
 
-/** The end of any scalar token at `pos` (strings with escapes too), or -1; nested values are refused. */
+/**
+ * The end of any scalar token at `pos` (strings with escapes too), or -1; nested values are refused.
+ * Sets {@link stringExtra} (0 for a number or a literal).
+ */
 function scalarEnd(b: Buffer, pos: number): number {
   const c = b[pos] as number;
+  stringExtra = 0;
   if (c === 34) return stringEnd(b, pos);
   if (c === 45 || isDigit(c)) return numberEnd(b, pos);
   return literalEnd(b, pos);
@@ -342,26 +387,27 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
   // UTF-8 has no form for a lone surrogate; JSON.parse keeps it, and the full path captures it escaped.
   if (!text.isWellFormed()) return undefined;
   const { bytes: b, view, length } = utf8Bytes(text);
-  // An ASCII body's byte offsets are its string offsets: captured instances can be slices of it.
-  const ascii = length === text.length;
-  const token = (start: number, end: number): string =>
-    ascii ? text.slice(start, end) : b.toString('utf8', start, end);
   const features = rules.features;
   const width = features.length;
-  const { capturedFeature, keyWords, captured } = rules;
+  const { capturedFeature, keyWords, keyExtra, captured } = rules;
+  // Bytes read so far beyond their UTF-16 units ({@link stringExtra}): a byte position less this is
+  // the position in the text. Only strings can hold characters that are not ASCII.
+  let delta = 0;
+  // Whether an instance's feature key or value read so far is not ASCII.
+  let capturedNonAscii = false;
   // Plain arrays: V8 stores doubles in them unboxed, and makes a small one far faster than a typed array.
   const numeric: (number[] | undefined)[] = features.map((f) => (f.bounds === undefined ? undefined : []));
   const categorical: (RawValue[] | undefined)[] = features.map((f) =>
     f.bounds === undefined ? [] : undefined,
   );
-  // Each instance's bounds in the bytes, and its captured JSON when that is not its own text.
+  // Each instance's bounds in the text, and its captured JSON when that is not its own text.
   const objectStarts: number[] = [];
   const objectEnds: number[] = [];
   const written: (string | undefined)[] = [];
   let rewritten = false;
   let count = 0;
   let ignoredFields = 0;
-  // Per instance: where each feature's token starts and ends (when seen).
+  // Per instance: where each feature's token starts and ends in the text (when seen).
   const starts = new Int32Array(width);
   const ends = new Int32Array(width);
   // seen[j] === stamp: instance number stamp - 1 has feature j (no clearing between instances).
@@ -381,7 +427,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
   for (;;) {
     if (count === rules.maxInstances) return undefined; // too many: the full path answers 413
     if (b[pos] !== 123 /* { */) return undefined;
-    const objectStart = pos;
+    const objectStart = pos - delta;
     pos += 1;
     const stamp = count + 1;
     let keys = 0;
@@ -405,12 +451,18 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
           // The key and its colon.
           j = capturedFeature[keys] as number;
           pos += expected.length;
+          const extra = keyExtra[keys] as number;
+          if (extra !== 0) {
+            delta += extra;
+            capturedNonAscii = true;
+          }
         } else {
           canonical = false;
           if (b[pos] !== 34) return undefined;
           const close = plainStringClose(b, pos);
           if (close === -1) return undefined; // a key with escapes: only the full path decodes it
           const name = stringOf(b, pos + 1, close);
+          delta += stringExtra;
           pos = close + 1;
           j = rules.index.get(name) ?? -1;
           if (j === -1) {
@@ -434,10 +486,11 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
         if (j === -1) {
           pos = scalarEnd(b, pos);
           if (pos === -1) return undefined;
+          delta += stringExtra;
         } else {
           // A duplicate key (impossible while every key so far was the expected one).
           if (!canonical && seen[j] === stamp) return undefined;
-          const start = pos;
+          const start = pos - delta;
           const feature = features[j] as TextFeature;
           const bounds = feature.bounds;
           if (bounds !== undefined) {
@@ -459,7 +512,11 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
             if (c === 34) {
               const close = plainStringClose(b, pos);
               if (close === -1) return undefined;
-              value = categoryText(rules.categories, b, pos + 1, close);
+              value = categoryText(rules.categories, b, pos + 1, close, text, pos + 1 - delta);
+              if (stringExtra !== 0) {
+                delta += stringExtra;
+                capturedNonAscii = true;
+              }
               pos = close + 1;
               const upTo = feature.anyStringUpTo;
               accepted = upTo !== undefined && value.length > 0 && value.length <= upTo;
@@ -477,7 +534,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
           }
           seen[j] = stamp;
           starts[j] = start;
-          ends[j] = pos;
+          ends[j] = pos - delta;
         }
         keys += 1;
         c = b[pos] as number;
@@ -512,14 +569,14 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
     }
     count += 1;
     objectStarts.push(objectStart);
-    objectEnds.push(pos);
+    objectEnds.push(pos - delta);
     if (canonical) written.push(undefined);
     else {
       rewritten = true;
       let json = '{';
       for (let k = 0; k < captured.names.length; k++) {
         const j = capturedFeature[k] as number;
-        const value = seen[j] === stamp ? token(starts[j] as number, ends[j] as number) : 'null';
+        const value = seen[j] === stamp ? text.slice(starts[j] as number, ends[j] as number) : 'null';
         json += `${k === 0 ? '' : ','}${captured.prefixes[k]}${value}`;
       }
       written.push(`${json}}`);
@@ -543,31 +600,32 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
     count,
     columns,
     ignoredFields,
-    instanceJson: capturedRows(objectStarts, objectEnds, written, ascii && !rewritten, token),
+    instanceJson: capturedRows(text, objectStarts, objectEnds, written, rewritten, !capturedNonAscii),
   };
 }
 
 /**
- * The captured JSON rows of the instances: the body's own array text when the body is ASCII, every
- * instance is its own captured JSON and nothing but a comma separates them (no copy at all), else
- * joined.
+ * The captured JSON rows of the instances: the body's own array text when every instance is its own
+ * captured JSON and nothing but a comma separates them (no copy at all), else joined.
+ * @param ascii whether every feature key and value of the instances is ASCII (then so is the slice)
  */
 function capturedRows(
+  text: string,
   starts: readonly number[],
   ends: readonly number[],
   written: readonly (string | undefined)[],
-  sliceable: boolean,
-  token: (start: number, end: number) => string,
+  rewritten: boolean,
+  ascii: boolean,
 ): JsonRows {
   const first = starts[0] as number;
-  let contiguous = sliceable;
+  let contiguous = !rewritten;
   for (let i = 1; contiguous && i < starts.length; i++)
     contiguous = starts[i] === (ends[i - 1] as number) + 1;
   if (contiguous) {
     const rowEnds = new Int32Array(ends.length);
     for (let i = 0; i < ends.length; i++) rowEnds[i] = (ends[i] as number) - first;
     // One slice of the body: V8 keeps it as a reference into the body, whatever its length.
-    return { pieces: [token(first, ends[ends.length - 1] as number)], ends: rowEnds, ascii: true };
+    return { pieces: [text.slice(first, ends[ends.length - 1])], ends: rowEnds, ascii };
   }
-  return joinRows(written.map((json, i) => json ?? token(starts[i] as number, ends[i] as number)));
+  return joinRows(written.map((json, i) => json ?? text.slice(starts[i], ends[i])));
 }
