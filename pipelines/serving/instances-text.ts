@@ -379,6 +379,98 @@ function bytesAt(b: Buffer, pos: number, word: Uint8Array): boolean {
   return true;
 }
 
+/** {@link canonicalEnd}: the body is invalid (the full path says why). */
+const REFUSED = -2;
+/** The byte-to-text offset after the instance {@link canonicalEnd} read (see `delta` in the reader). */
+let canonicalDelta = 0;
+/** Whether a key or value of that instance is not ASCII. */
+let canonicalNonAscii = false;
+
+/**
+ * Reads the instance whose "{" is at `pos` when it is written as instances usually are — every
+ * feature once, in captured order, and nothing else, no whitespace — into row `count` of the columns;
+ * its captured JSON is then its own text, and no key needs looking up or remembering. Returns the
+ * end of the instance, -1 when it is written otherwise (the general loop reads it again; what was
+ * stored is overwritten), or {@link REFUSED} for an invalid value, which the general loop would
+ * refuse too. Sets {@link canonicalDelta} and {@link canonicalNonAscii}.
+ */
+function canonicalEnd(
+  b: Buffer,
+  view: DataView,
+  pos: number,
+  rules: InstanceTextRules,
+  text: string,
+  delta: number,
+  numeric: readonly (number[] | undefined)[],
+  categorical: readonly (RawValue[] | undefined)[],
+  count: number,
+): number {
+  const { features, keyWords, keyExtra, capturedFeature } = rules;
+  const width = features.length;
+  let p = pos + 1;
+  let d = delta;
+  let nonAscii = false;
+  for (let k = 0; k < width; k++) {
+    const key = keyWords[k];
+    if (key === undefined || !wordsAt(view, p, key)) return -1;
+    p += key.length;
+    const extra = keyExtra[k] as number;
+    if (extra !== 0) {
+      d += extra;
+      nonAscii = true;
+    }
+    const j = capturedFeature[k] as number;
+    const feature = features[j] as TextFeature;
+    const bounds = feature.bounds;
+    const c = b[p] as number;
+    if (isSpace(c)) return -1;
+    if (bounds !== undefined) {
+      let value: number;
+      if (c === 45 || isDigit(c)) {
+        p = numberEnd(b, p);
+        if (p === -1) return REFUSED;
+        value = numberValue;
+        if (!(value >= bounds.lo && value <= bounds.hi)) return REFUSED;
+      } else {
+        p = literalEnd(b, p);
+        if (p === -1 || literalValue !== null || !feature.accepts(null)) return REFUSED;
+        value = Number.NaN;
+      }
+      (numeric[j] as number[])[count] = value;
+    } else {
+      let value: RawValue;
+      let accepted = false;
+      if (c === 34) {
+        const close = plainStringClose(b, p);
+        if (close === -1) return REFUSED;
+        value = categoryText(rules.categories, b, p + 1, close, text, p + 1 - d);
+        if (stringExtra !== 0) {
+          d += stringExtra;
+          nonAscii = true;
+        }
+        p = close + 1;
+        const upTo = feature.anyStringUpTo;
+        accepted = upTo !== undefined && value.length > 0 && value.length <= upTo;
+      } else if (c === 45 || isDigit(c)) {
+        p = numberEnd(b, p);
+        if (p === -1) return REFUSED;
+        value = numberValue;
+      } else {
+        p = literalEnd(b, p);
+        if (p === -1) return REFUSED;
+        value = literalValue;
+      }
+      if (!accepted && !feature.accepts(value)) return REFUSED;
+      (categorical[j] as RawValue[])[count] = value;
+    }
+    if (b[p] !== (k === width - 1 ? 125 /* } */ : 44) /* , */) return -1;
+    p += 1;
+  }
+  canonicalDelta = d;
+  canonicalNonAscii = nonAscii;
+  return p;
+}
+
 /**
  * The instances of a `/predict` body read from its text, or `undefined` when the body is anything the
  * fast path does not fully understand (see the module doc).
@@ -428,158 +520,173 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
     if (count === rules.maxInstances) return undefined; // too many: the full path answers 413
     if (b[pos] !== 123 /* { */) return undefined;
     const objectStart = pos - delta;
-    pos += 1;
-    const stamp = count + 1;
-    let keys = 0;
-    let unknown: string[] | undefined;
-    // The captured JSON is the instance's own text when its keys are exactly the features in
-    // captured order, with no whitespace anywhere.
-    let canonical = true;
-    let c = b[pos] as number;
-    if (isSpace(c)) {
-      canonical = false;
-      pos = skipSpace(b, pos);
+    let c: number;
+    // First as the instance is usually written (see canonicalEnd); anything else is read again from
+    // its "{" by the general loop below.
+    const end = canonicalEnd(b, view, pos, rules, text, delta, numeric, categorical, count);
+    if (end === REFUSED) return undefined;
+    if (end !== -1) {
+      pos = end;
+      delta = canonicalDelta;
+      if (canonicalNonAscii) capturedNonAscii = true;
+      count += 1;
+      objectStarts.push(objectStart);
+      objectEnds.push(pos - delta);
+      written.push(undefined);
+    } else {
+      pos += 1;
+      const stamp = count + 1;
+      let keys = 0;
+      let unknown: string[] | undefined;
+      // The captured JSON is the instance's own text when its keys are exactly the features in
+      // captured order, with no whitespace anywhere.
+      let canonical = true;
       c = b[pos] as number;
-    }
-    if (c === 125 /* } */) pos += 1;
-    else {
-      for (;;) {
-        // The key: the expected one (the next in captured order) by its bytes, else decoded.
-        let j: number;
-        const expected = keys < width ? keyWords[keys] : undefined;
-        if (expected !== undefined && wordsAt(view, pos, expected)) {
-          // The key and its colon.
-          j = capturedFeature[keys] as number;
-          pos += expected.length;
-          const extra = keyExtra[keys] as number;
-          if (extra !== 0) {
-            delta += extra;
-            capturedNonAscii = true;
+      if (isSpace(c)) {
+        canonical = false;
+        pos = skipSpace(b, pos);
+        c = b[pos] as number;
+      }
+      if (c === 125 /* } */) pos += 1;
+      else {
+        for (;;) {
+          // The key: the expected one (the next in captured order) by its bytes, else decoded.
+          let j: number;
+          const expected = keys < width ? keyWords[keys] : undefined;
+          if (expected !== undefined && wordsAt(view, pos, expected)) {
+            // The key and its colon.
+            j = capturedFeature[keys] as number;
+            pos += expected.length;
+            const extra = keyExtra[keys] as number;
+            if (extra !== 0) {
+              delta += extra;
+              capturedNonAscii = true;
+            }
+          } else {
+            canonical = false;
+            if (b[pos] !== 34) return undefined;
+            const close = plainStringClose(b, pos);
+            if (close === -1) return undefined; // a key with escapes: only the full path decodes it
+            const name = stringOf(b, pos + 1, close);
+            delta += stringExtra;
+            pos = close + 1;
+            j = rules.index.get(name) ?? -1;
+            if (j === -1) {
+              if (unknown === undefined) unknown = [name];
+              else if (unknown.includes(name))
+                return undefined; // a duplicate key: JSON.parse keeps the last
+              else unknown.push(name);
+            }
+            if (b[pos] !== 58 /* : */) {
+              pos = skipSpace(b, pos);
+              if (b[pos] !== 58) return undefined;
+            }
+            pos += 1;
           }
-        } else {
-          canonical = false;
-          if (b[pos] !== 34) return undefined;
-          const close = plainStringClose(b, pos);
-          if (close === -1) return undefined; // a key with escapes: only the full path decodes it
-          const name = stringOf(b, pos + 1, close);
-          delta += stringExtra;
-          pos = close + 1;
-          j = rules.index.get(name) ?? -1;
-          if (j === -1) {
-            if (unknown === undefined) unknown = [name];
-            else if (unknown.includes(name))
-              return undefined; // a duplicate key: JSON.parse keeps the last
-            else unknown.push(name);
-          }
-          if (b[pos] !== 58 /* : */) {
+          c = b[pos] as number;
+          if (isSpace(c)) {
+            canonical = false;
             pos = skipSpace(b, pos);
-            if (b[pos] !== 58) return undefined;
+            c = b[pos] as number;
+          }
+          if (j === -1) {
+            pos = scalarEnd(b, pos);
+            if (pos === -1) return undefined;
+            delta += stringExtra;
+          } else {
+            // A duplicate key (impossible while every key so far was the expected one).
+            if (!canonical && seen[j] === stamp) return undefined;
+            const start = pos - delta;
+            const feature = features[j] as TextFeature;
+            const bounds = feature.bounds;
+            if (bounds !== undefined) {
+              let value: number;
+              if (c === 45 || isDigit(c)) {
+                pos = numberEnd(b, pos);
+                if (pos === -1) return undefined;
+                value = numberValue;
+                if (!(value >= bounds.lo && value <= bounds.hi)) return undefined;
+              } else {
+                pos = literalEnd(b, pos);
+                if (pos === -1 || literalValue !== null || !feature.accepts(null)) return undefined;
+                value = Number.NaN;
+              }
+              (numeric[j] as number[])[count] = value;
+            } else {
+              let value: RawValue;
+              let accepted = false;
+              if (c === 34) {
+                const close = plainStringClose(b, pos);
+                if (close === -1) return undefined;
+                value = categoryText(rules.categories, b, pos + 1, close, text, pos + 1 - delta);
+                if (stringExtra !== 0) {
+                  delta += stringExtra;
+                  capturedNonAscii = true;
+                }
+                pos = close + 1;
+                const upTo = feature.anyStringUpTo;
+                accepted = upTo !== undefined && value.length > 0 && value.length <= upTo;
+              } else if (c === 45 || isDigit(c)) {
+                pos = numberEnd(b, pos);
+                if (pos === -1) return undefined;
+                value = numberValue;
+              } else {
+                pos = literalEnd(b, pos);
+                if (pos === -1) return undefined;
+                value = literalValue;
+              }
+              if (!accepted && !feature.accepts(value)) return undefined;
+              (categorical[j] as RawValue[])[count] = value;
+            }
+            seen[j] = stamp;
+            starts[j] = start;
+            ends[j] = pos - delta;
+          }
+          keys += 1;
+          c = b[pos] as number;
+          if (isSpace(c)) {
+            canonical = false;
+            pos = skipSpace(b, pos);
+            c = b[pos] as number;
           }
           pos += 1;
-        }
-        c = b[pos] as number;
-        if (isSpace(c)) {
-          canonical = false;
-          pos = skipSpace(b, pos);
+          if (c === 125 /* } */) break;
+          if (c !== 44 /* , */) return undefined;
           c = b[pos] as number;
-        }
-        if (j === -1) {
-          pos = scalarEnd(b, pos);
-          if (pos === -1) return undefined;
-          delta += stringExtra;
-        } else {
-          // A duplicate key (impossible while every key so far was the expected one).
-          if (!canonical && seen[j] === stamp) return undefined;
-          const start = pos - delta;
-          const feature = features[j] as TextFeature;
-          const bounds = feature.bounds;
-          if (bounds !== undefined) {
-            let value: number;
-            if (c === 45 || isDigit(c)) {
-              pos = numberEnd(b, pos);
-              if (pos === -1) return undefined;
-              value = numberValue;
-              if (!(value >= bounds.lo && value <= bounds.hi)) return undefined;
-            } else {
-              pos = literalEnd(b, pos);
-              if (pos === -1 || literalValue !== null || !feature.accepts(null)) return undefined;
-              value = Number.NaN;
-            }
-            (numeric[j] as number[])[count] = value;
-          } else {
-            let value: RawValue;
-            let accepted = false;
-            if (c === 34) {
-              const close = plainStringClose(b, pos);
-              if (close === -1) return undefined;
-              value = categoryText(rules.categories, b, pos + 1, close, text, pos + 1 - delta);
-              if (stringExtra !== 0) {
-                delta += stringExtra;
-                capturedNonAscii = true;
-              }
-              pos = close + 1;
-              const upTo = feature.anyStringUpTo;
-              accepted = upTo !== undefined && value.length > 0 && value.length <= upTo;
-            } else if (c === 45 || isDigit(c)) {
-              pos = numberEnd(b, pos);
-              if (pos === -1) return undefined;
-              value = numberValue;
-            } else {
-              pos = literalEnd(b, pos);
-              if (pos === -1) return undefined;
-              value = literalValue;
-            }
-            if (!accepted && !feature.accepts(value)) return undefined;
-            (categorical[j] as RawValue[])[count] = value;
+          if (isSpace(c)) {
+            canonical = false;
+            pos = skipSpace(b, pos);
           }
-          seen[j] = stamp;
-          starts[j] = start;
-          ends[j] = pos - delta;
-        }
-        keys += 1;
-        c = b[pos] as number;
-        if (isSpace(c)) {
-          canonical = false;
-          pos = skipSpace(b, pos);
-          c = b[pos] as number;
-        }
-        pos += 1;
-        if (c === 125 /* } */) break;
-        if (c !== 44 /* , */) return undefined;
-        c = b[pos] as number;
-        if (isSpace(c)) {
-          canonical = false;
-          pos = skipSpace(b, pos);
         }
       }
-    }
-    // Absent features must be allowed to be absent.
-    if (keys !== width || unknown !== undefined) {
-      canonical = false;
-      for (let j = 0; j < width; j++) {
-        if (seen[j] === stamp) continue;
-        const feature = features[j] as TextFeature;
-        if (!feature.accepts(undefined)) return undefined;
-        if (feature.bounds === undefined) (categorical[j] as RawValue[])[count] = undefined;
-        else {
-          (numeric[j] as number[])[count] = Number.NaN;
+      // Absent features must be allowed to be absent.
+      if (keys !== width || unknown !== undefined) {
+        canonical = false;
+        for (let j = 0; j < width; j++) {
+          if (seen[j] === stamp) continue;
+          const feature = features[j] as TextFeature;
+          if (!feature.accepts(undefined)) return undefined;
+          if (feature.bounds === undefined) (categorical[j] as RawValue[])[count] = undefined;
+          else {
+            (numeric[j] as number[])[count] = Number.NaN;
+          }
         }
+        if (unknown !== undefined) ignoredFields += unknown.length;
       }
-      if (unknown !== undefined) ignoredFields += unknown.length;
-    }
-    count += 1;
-    objectStarts.push(objectStart);
-    objectEnds.push(pos - delta);
-    if (canonical) written.push(undefined);
-    else {
-      rewritten = true;
-      let json = '{';
-      for (let k = 0; k < captured.names.length; k++) {
-        const j = capturedFeature[k] as number;
-        const value = seen[j] === stamp ? text.slice(starts[j] as number, ends[j] as number) : 'null';
-        json += `${k === 0 ? '' : ','}${captured.prefixes[k]}${value}`;
+      count += 1;
+      objectStarts.push(objectStart);
+      objectEnds.push(pos - delta);
+      if (canonical) written.push(undefined);
+      else {
+        rewritten = true;
+        let json = '{';
+        for (let k = 0; k < captured.names.length; k++) {
+          const j = capturedFeature[k] as number;
+          const value = seen[j] === stamp ? text.slice(starts[j] as number, ends[j] as number) : 'null';
+          json += `${k === 0 ? '' : ','}${captured.prefixes[k]}${value}`;
+        }
+        written.push(`${json}}`);
       }
-      written.push(`${json}}`);
     }
     pos = skipSpace(b, pos);
     c = b[pos] as number;
