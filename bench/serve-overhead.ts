@@ -177,12 +177,10 @@ async function measureSteps(
         type: 'capture',
         time: new Date().toISOString(),
         model: { version: 1, sha256: onnx.sha256 },
-        predictionIds: [],
         instances: [],
         predictions: [],
       },
       {
-        predictionIds: written.predictionIds,
         instances: instances.instanceJson,
         predictions: written.predictions,
       },

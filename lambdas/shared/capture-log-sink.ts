@@ -10,7 +10,7 @@
  * ```json
  * {"level":"INFO","message":"driftline capture","timestamp":"2026-05-01T12:00:00.000Z",
  *  "service":"driftline","driftline":"capture",
- *  "record":{"type":"capture","time":"…","model":{"version":3,"sha256":"…"},"predictionIds":[…],
+ *  "record":{"type":"capture","time":"…","model":{"version":3,"sha256":"…"},
  *            "instances":[…],"predictions":[…]}}
  * ```
  *

@@ -39,7 +39,6 @@ import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics
 import type { LoadedModel, ModelSource } from './model-source.ts';
 import {
   classIndexes,
-  idStrings,
   type JsonKeys,
   jsonKeys,
   predictBody,
@@ -230,7 +229,6 @@ export class ServingApi {
           count,
         ),
         {
-          predictionIds: written.predictionIds,
           instances: instances.json(),
           predictions: written.predictions,
         },
@@ -373,7 +371,6 @@ class LazyCaptureRecord implements CaptureRecord {
   readonly #columns: ValueColumns;
   readonly #featureNames: readonly string[];
   readonly #count: number;
-  #ids: string[] | undefined;
   #instances: Readonly<Record<string, RawValue>>[] | undefined;
   #predictions: ApiPrediction[] | undefined;
 
@@ -393,11 +390,6 @@ class LazyCaptureRecord implements CaptureRecord {
     this.#count = count;
   }
 
-  get predictionIds(): string[] {
-    this.#ids ??= idStrings(this.#written.predictionIds);
-    return this.#ids;
-  }
-
   get instances(): Readonly<Record<string, RawValue>>[] {
     this.#instances ??= capturedInstances(this.#featureNames, this.#columns, this.#count);
     return this.#instances;
@@ -414,7 +406,6 @@ class LazyCaptureRecord implements CaptureRecord {
       type: this.type,
       time: this.time,
       model: this.model,
-      predictionIds: this.predictionIds,
       instances: this.instances,
       predictions: this.predictions,
     };

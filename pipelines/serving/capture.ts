@@ -8,14 +8,14 @@
  *
  * ```json
  * {"type":"capture","time":"2026-05-01T12:00:00.000Z","model":{"version":3,"sha256":"…"},
- *  "predictionIds":["…"],"instances":[{"age":41,"city":null}],
+ *  "instances":[{"age":41,"city":null}],
  *  "predictions":[{"predictionId":"…","label":"churn","probabilities":{"stay":0.2,"churn":0.8}}]}
  * {"type":"feedback","time":"2026-05-01T13:00:00.000Z","feedback":[{"predictionId":"…","label":"churn"}]}
  * ```
  *
- * One capture record per sampled `/predict` request (not per instance): instances, predictions and
- * predictionIds are parallel arrays, so a request's rows stay together and the record count follows
- * the request rate. `instances` hold exactly the config's features, a missing value as `null` (absent
+ * One capture record per sampled `/predict` request (not per instance): instances and predictions are
+ * parallel arrays, so a request's rows stay together and the record count follows the request rate;
+ * each prediction carries its `predictionId` (what feedback refers to). `instances` hold exactly the config's features, a missing value as `null` (absent
  * and null mean the same to the model); `model.version` is `null` for a model served from a file.
  * A record too large for one log line is split by {@link recordJsonParts} into records of the same
  * shape over consecutive slices of the arrays.
@@ -42,7 +42,6 @@ export interface CaptureRecord {
   /** ISO 8601, UTC: when the request was served. */
   readonly time: string;
   readonly model: CapturedModel;
-  readonly predictionIds: readonly string[];
   readonly instances: readonly Readonly<Record<string, RawValue>>[];
   readonly predictions: readonly ApiPrediction[];
 }
@@ -61,7 +60,6 @@ export interface FeedbackRecord {
  * instead of serialising the record's arrays again.
  */
 export interface CaptureRowsJson {
-  readonly predictionIds?: JsonRows;
   readonly instances?: JsonRows;
   readonly predictions?: JsonRows;
 }
@@ -148,9 +146,8 @@ export function sizedRecordJsonParts(
     joinRows(values.map((value) => JSON.stringify(value)));
   if (record.type === 'capture') {
     head = `{"type":"capture","time":${JSON.stringify(record.time)},"model":${JSON.stringify({ version: record.model.version, sha256: record.model.sha256 })}`;
-    names = ['predictionIds', 'instances', 'predictions'];
+    names = ['instances', 'predictions'];
     columns = [
-      rowsJson.predictionIds ?? json(record.predictionIds),
       rowsJson.instances ?? json(record.instances),
       rowsJson.predictions ?? json(record.predictions),
     ];

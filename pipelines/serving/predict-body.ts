@@ -272,12 +272,10 @@ export function predictionTexts(
   return rows;
 }
 
-/** The predictions of a request as JSON rows ({@link JsonRows}), and their ids. */
+/** The predictions of a request as JSON rows ({@link JsonRows}). */
 export interface WrittenPredictions {
-  /** Each prediction's JSON, as {@link predictionTexts} writes it. */
+  /** Each prediction's JSON, as {@link predictionTexts} writes it (with its new id). */
   readonly predictions: JsonRows;
-  /** Each prediction id as a JSON string (`"<uuid>"`). */
-  readonly predictionIds: JsonRows;
 }
 
 /** Fills an array with random bytes. */
@@ -332,54 +330,56 @@ class Scratch {
 }
 
 const randomScratch = new Scratch();
-const idScratch = new Scratch();
 const hexScratch = new Scratch();
 const outScratch = new Scratch();
 
-/** One prediction id with its quotes and the comma after it, in the ids' text. */
-const ID_STRIDE = 39;
+/** The hex digits of `count` new random UUIDs (version 4, RFC 9562), 32 per id, without dashes. */
+interface IdDigits {
+  /** The digits as ASCII bytes. */
+  readonly view: DataView;
+  /** The same digits as a string. */
+  readonly text: string;
+}
 
 /**
- * `count` random UUIDs (version 4, RFC 9562) as JSON strings joined by commas: one text of ASCII
- * bytes written in one go, instead of a string per id. The bytes are valid until the next call.
+ * {@link IdDigits} of `count` ids: the random bits drawn at once and every hex digit written by
+ * Node's own encoder. The bytes are valid until the next call.
  */
-function writeIds(count: number, entropy: Entropy): { view: DataView; rows: JsonRows } {
+function idDigits(count: number, entropy: Entropy): IdDigits {
   const random = randomScratch.get(16 * count).subarray(0, 16 * count);
   entropy(random);
   for (let r = 0; r < 16 * count; r += 16) {
     random[r + 6] = ((random[r + 6] as number) & 0x0f) | 0x40; // version 4
     random[r + 8] = ((random[r + 8] as number) & 0x3f) | 0x80; // variant 10
   }
-  // Every hex digit at once (Node's own encoder), as bytes; the ids are laid out from them.
-  const hex = hexScratch.get(32 * count);
-  hex.write(random.toString('hex'), 0, 'latin1');
-  const digits = hexScratch.view;
-  const size = Math.max(0, ID_STRIDE * count - 1);
-  const bytes = idScratch.get(size);
-  const view = idScratch.view;
-  const ends = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const h = 32 * i;
-    const at = ID_STRIDE * i;
-    if (i > 0) bytes[at - 1] = 44; // ,
-    bytes[at] = 34; // "
-    // 8-4-4-4-12 digits, four at a time.
-    view.setInt32(at + 1, digits.getInt32(h, true), true);
-    view.setInt32(at + 5, digits.getInt32(h + 4, true), true);
-    bytes[at + 9] = 45; // -
-    view.setInt32(at + 10, digits.getInt32(h + 8, true), true);
-    bytes[at + 14] = 45;
-    view.setInt32(at + 15, digits.getInt32(h + 12, true), true);
-    bytes[at + 19] = 45;
-    view.setInt32(at + 20, digits.getInt32(h + 16, true), true);
-    bytes[at + 24] = 45;
-    view.setInt32(at + 25, digits.getInt32(h + 20, true), true);
-    view.setInt32(at + 29, digits.getInt32(h + 24, true), true);
-    view.setInt32(at + 33, digits.getInt32(h + 28, true), true);
-    bytes[at + 37] = 34;
-    ends[i] = at + 38;
-  }
-  return { view, rows: { pieces: latin1Pieces(bytes, size), ends, ascii: true } };
+  const text = random.toString('hex');
+  hexScratch.get(text.length).write(text, 0, 'latin1');
+  return { view: hexScratch.view, text };
+}
+
+/** Writes id `i` of `digits` (8-4-4-4-12 digits, four at a time) at `at`; returns the end. */
+function putId(view: DataView, at: number, digits: DataView, i: number): number {
+  const h = 32 * i;
+  view.setInt32(at, digits.getInt32(h, true), true);
+  view.setInt32(at + 4, digits.getInt32(h + 4, true), true);
+  view.setUint8(at + 8, 45); // -
+  view.setInt32(at + 9, digits.getInt32(h + 8, true), true);
+  view.setUint8(at + 13, 45);
+  view.setInt32(at + 14, digits.getInt32(h + 12, true), true);
+  view.setUint8(at + 18, 45);
+  view.setInt32(at + 19, digits.getInt32(h + 16, true), true);
+  view.setUint8(at + 23, 45);
+  view.setInt32(at + 24, digits.getInt32(h + 20, true), true);
+  view.setInt32(at + 28, digits.getInt32(h + 24, true), true);
+  view.setInt32(at + 32, digits.getInt32(h + 28, true), true);
+  return at + 36;
+}
+
+/** Id `i` of `digits` as a string. */
+function idText(digits: IdDigits, i: number): string {
+  const h = 32 * i;
+  const hex = digits.text;
+  return `${hex.slice(h, h + 8)}-${hex.slice(h + 8, h + 12)}-${hex.slice(h + 12, h + 16)}-${hex.slice(h + 16, h + 20)}-${hex.slice(h + 20, h + 32)}`;
 }
 
 /** The ASCII bytes of a text known to be ASCII, as words. */
@@ -463,12 +463,18 @@ export function writePredictions(
   entropy: Entropy = systemEntropy,
   indexes?: Int32Array,
 ): WrittenPredictions {
-  const ids = writeIds(count, entropy);
+  const digits = idDigits(count, entropy);
   const keys = scored.kind === 'values' ? undefined : classBytes(classes);
   // Class names that are not ASCII (and, defensively, a label outside the classes) take the strings.
   const viaTexts = (): WrittenPredictions => ({
-    predictions: joinRows(predictionTexts(scored, classes, idStrings(ids.rows), 0)),
-    predictionIds: ids.rows,
+    predictions: joinRows(
+      predictionTexts(
+        scored,
+        classes,
+        Array.from({ length: count }, (_, i) => idText(digits, i)),
+        0,
+      ),
+    ),
   });
   if (scored.kind === 'classes' && keys === undefined) return viaTexts();
   const rowBytes = keys?.maxRow ?? OPEN_ID.length + 36 + THEN_VALUE.length + MAX_NUMBER + 2;
@@ -476,7 +482,7 @@ export function writePredictions(
   const out = outScratch.get(rowBytes * count + 3);
   const view = outScratch.view;
   const ends = new Int32Array(count);
-  const idView = ids.view;
+  const idView = digits.view;
   const columns = classKeys(classes).columns;
   const width = columns.length;
   const probabilities = scored.kind === 'classes' ? scored.probabilities : new Float32Array(0);
@@ -487,8 +493,7 @@ export function writePredictions(
     // OPEN_ID begins with the comma between two predictions; the first one goes without.
     at = putWords(view, at, i === 0 ? OPEN_FIRST_ID : OPEN_ID);
     // The id's 36 characters, 4 at a time.
-    for (let k = ID_STRIDE * i + 1, end = k + 36; k < end; k += 4, at += 4)
-      view.setInt32(at, idView.getInt32(k, true), true);
+    at = putId(view, at, idView, i);
     if (keys === undefined) {
       at = putWords(view, at, THEN_VALUE);
       at = putFloat32(out, at, (scored as { values: Float32Array }).values[i] as number);
@@ -508,12 +513,7 @@ export function writePredictions(
     }
     ends[i] = at;
   }
-  return { predictions: { pieces: latin1Pieces(out, at), ends, ascii: true }, predictionIds: ids.rows };
-}
-
-/** The ids of {@link WrittenPredictions.predictionIds}, unquoted. */
-export function idStrings(rows: JsonRows): string[] {
-  return Array.from(rows.ends, (_, i) => rowsText(rows, i, i + 1).slice(1, -1));
+  return { predictions: { pieces: latin1Pieces(out, at), ends, ascii: true } };
 }
 
 /** `JSON.stringify({ predictions, model })` given the predictions' JSON rows. */

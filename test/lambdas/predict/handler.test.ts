@@ -150,11 +150,18 @@ describe('the deployed handler (S3 on s3rver)', () => {
       record: {
         type: 'capture',
         model: { version: 1, sha256: sha },
-        predictionIds: [body.predictions[0]?.predictionId],
         instances: [instance],
         predictions: body.predictions,
       },
     });
+    // Each prediction carries its id: the record has no other list of them.
+    expect(Object.keys((capture?.record as object | undefined) ?? {})).toEqual([
+      'type',
+      'time',
+      'model',
+      'instances',
+      'predictions',
+    ]);
     expect(Date.parse((capture?.record as CaptureRecord | undefined)?.time ?? '')).not.toBeNaN();
     const emf = lines.filter((l) => l._aws !== undefined);
     const requests = emf.find((l) => l.Requests !== undefined);
@@ -278,7 +285,7 @@ describe('LogCaptureSink', () => {
     // Prepare
     const sink = new LogCaptureSink(stdoutLine, {
       service: 'driftline-test',
-      maxRecordBytes: 1500,
+      maxRecordBytes: 900,
       now: () => new Date('2026-05-01T12:00:01.000Z'),
     });
     const ids = Array.from({ length: 8 }, (_, i) => `00000000-0000-4000-8000-00000000000${i}`);
@@ -286,7 +293,6 @@ describe('LogCaptureSink', () => {
       type: 'capture',
       time: '2026-05-01T12:00:00.000Z',
       model: { version: 3, sha256: 'f'.repeat(64) },
-      predictionIds: ids,
       instances: ids.map(() => Object.assign(Object.create(null), { age: 1, city: null })),
       predictions: ids.map((predictionId) => ({
         predictionId,
@@ -308,7 +314,9 @@ describe('LogCaptureSink', () => {
     // Assess
     const captures = lines.filter((l) => l.driftline === 'capture');
     expect(captures.length).toBeGreaterThan(1);
-    expect(captures.flatMap((l) => (l.record as CaptureRecord).predictionIds)).toEqual(ids);
+    expect(
+      captures.flatMap((l) => (l.record as CaptureRecord).predictions.map((p) => p.predictionId)),
+    ).toEqual(ids);
     expect(captures.flatMap((l) => (l.record as CaptureRecord).instances)).toEqual(
       record.instances.map((i) => ({ ...i })),
     );
@@ -357,7 +365,6 @@ describe('LogCaptureSink and a row too large for a log line', () => {
       type: 'capture',
       time: '2026-05-01T12:00:00.000Z',
       model: { version: 1, sha256: 'e'.repeat(64) },
-      predictionIds: ids,
       // 2,400 UTF-8 bytes, and 3,600: one over the split size, one over the row limit too.
       instances: [{ city: 'ü'.repeat(1200) }, { city: 'porto' }, { city: 'ü'.repeat(1800) }],
       predictions: ids.map((predictionId) => ({ predictionId, value: 1 })),
@@ -368,8 +375,12 @@ describe('LogCaptureSink and a row too large for a log line', () => {
       ['INFO', 'driftline capture'],
       ['WARN', 'driftline capture row too large to log: left out'],
     ]);
-    expect((lines[0]?.record as CaptureRecord | undefined)?.predictionIds).toEqual([ids[0]]);
-    expect((lines[1]?.record as CaptureRecord | undefined)?.predictionIds).toEqual([ids[1]]);
+    expect((lines[0]?.record as CaptureRecord | undefined)?.predictions.map((p) => p.predictionId)).toEqual([
+      ids[0],
+    ]);
+    expect((lines[1]?.record as CaptureRecord | undefined)?.predictions.map((p) => p.predictionId)).toEqual([
+      ids[1],
+    ]);
     expect(lines[2]).toMatchObject({ service: 'svc', limit: 3000 });
     expect(lines[2]?.bytes).toBeGreaterThan(3000);
   });

@@ -250,7 +250,6 @@ describe('the capture record the serving API hands over', () => {
     expect(response.status).toBe(200);
     expect(handed).toHaveLength(1);
     const { record, rowsJson } = handed[0] as (typeof handed)[number];
-    expect(rowsJson?.predictionIds?.ends).toHaveLength(4);
     expect(rowsJson?.instances?.ends).toHaveLength(4);
     expect(rowsJson?.predictions?.ends).toHaveLength(4);
     expect(recordJsonParts(record, Number.POSITIVE_INFINITY, rowsJson)).toEqual([JSON.stringify(record)]);

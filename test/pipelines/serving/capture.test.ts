@@ -24,7 +24,6 @@ function record(time: string, n: number, padding = ''): CaptureRecord {
     type: 'capture',
     time,
     model: { version: 1, sha256: 'a'.repeat(64) },
-    predictionIds: ids,
     instances: ids.map((_, i) => ({ age: i, city: `c${padding}` })),
     predictions: ids.map((predictionId) => ({ predictionId, value: 1 })),
   };
@@ -50,7 +49,6 @@ describe('recordJsonParts', () => {
   function sliceJson(r: CaptureRecord, start: number, end: number): string {
     return JSON.stringify({
       ...r,
-      predictionIds: r.predictionIds.slice(start, end),
       instances: r.instances.slice(start, end),
       predictions: r.predictions.slice(start, end),
     });
@@ -74,8 +72,8 @@ describe('recordJsonParts', () => {
       ],
     };
     expect(recordJsonParts(feedback)).toEqual([JSON.stringify(feedback)]);
-    expect(recordJsonParts({ ...small, predictionIds: [], instances: [], predictions: [] })).toEqual([
-      JSON.stringify({ ...small, predictionIds: [], instances: [], predictions: [] }),
+    expect(recordJsonParts({ ...small, instances: [], predictions: [] })).toEqual([
+      JSON.stringify({ ...small, instances: [], predictions: [] }),
     ]);
   });
 
@@ -92,14 +90,14 @@ describe('recordJsonParts', () => {
       let start = 0;
       for (const part of parts) {
         expect(Buffer.byteLength(part)).toBeLessThanOrEqual(limit);
-        const rows = (JSON.parse(part) as CaptureRecord).predictionIds.length;
+        const rows = (JSON.parse(part) as CaptureRecord).predictions.length;
         expect(part).toBe(sliceJson(big, start, start + rows));
         start += rows;
       }
       expect(start).toBe(50);
       // Greedy: no part could have taken the next row.
       for (let p = 0, at = 0; p < parts.length - 1; p++) {
-        const rows = (JSON.parse(parts[p] as string) as CaptureRecord).predictionIds.length;
+        const rows = (JSON.parse(parts[p] as string) as CaptureRecord).predictions.length;
         expect(Buffer.byteLength(sliceJson(big, at, at + rows + 1))).toBeGreaterThan(limit);
         at += rows;
       }
@@ -186,7 +184,6 @@ describe('recordOfLine', () => {
     type: 'capture',
     time: '2026-05-01T12:00:00.000Z',
     model: { version: 1, sha256: 'a' },
-    predictionIds: [],
     instances: [],
     predictions: [],
   };

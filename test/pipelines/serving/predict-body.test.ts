@@ -2,11 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ScoredBatch } from '../../../pipelines/model/onnx-model.ts';
 import type { ApiPrediction } from '../../../pipelines/model/predictions.ts';
-import { type JsonRows, joinRows, MAX_PIECE, rowsText } from '../../../pipelines/serving/json-rows.ts';
+import {
+  type JsonRows,
+  joinRows,
+  MAX_PIECE,
+  parseRows,
+  rowsText,
+} from '../../../pipelines/serving/json-rows.ts';
 import {
   classIndexes,
   float32Json,
-  idStrings,
   predictBody,
   predictionTexts,
   writePredictions,
@@ -175,23 +180,23 @@ describe('writePredictions', () => {
     ends: Array.from(rows.ends),
   });
 
+  /** The ids of written predictions, read back from their JSON. */
+  const idsOf = (rows: JsonRows) =>
+    (parseRows(rows) as { predictionId: string }[]).map((prediction) => prediction.predictionId);
+
   /** The texts predictionTexts writes for the same ids, joined: what writePredictions must give. */
   function expectSameAsTexts(scored: ScoredBatch, classes: readonly string[], count: number): void {
     const written = writePredictions(scored, classes, count, seeded(count));
-    const ids = idStrings(written.predictionIds);
+    const ids = idsOf(written.predictions);
     expect(ids).toHaveLength(count);
     for (const id of ids) expect(id).toMatch(UUID_V4);
     expect(new Set(ids).size).toBe(count);
-    expect(whole(written.predictionIds)).toEqual(whole(joinRows(ids.map((id) => `"${id}"`))));
     expect(whole(written.predictions)).toEqual(whole(joinRows(predictionTexts(scored, classes, ids))));
-    for (const rows of [written.predictions, written.predictionIds]) {
-      if (rows.ascii) expect(Buffer.byteLength(whole(rows).text)).toBe(whole(rows).text.length);
-    }
+    const rows = written.predictions;
+    if (rows.ascii) expect(Buffer.byteLength(whole(rows).text)).toBe(whole(rows).text.length);
     // Pieces short enough for V8's young generation (the byte path: ASCII class names).
     const ascii = classes.every((name) => /^[\x20-\x7e]*$/.test(JSON.stringify(name)));
-    for (const piece of [...(ascii ? written.predictions.pieces : []), ...written.predictionIds.pieces]) {
-      expect(piece.length).toBeLessThanOrEqual(MAX_PIECE);
-    }
+    for (const piece of ascii ? rows.pieces : []) expect(piece.length).toBeLessThanOrEqual(MAX_PIECE);
   }
 
   it.each([
@@ -231,8 +236,8 @@ describe('writePredictions', () => {
   it('writes random version 4 UUIDs from the system entropy by default', () => {
     const scored = classBatch(['a', 'b'], 1000);
     const ids = [
-      ...idStrings(writePredictions(scored, ['a', 'b'], 1000).predictionIds),
-      ...idStrings(writePredictions(scored, ['a', 'b'], 1000).predictionIds),
+      ...idsOf(writePredictions(scored, ['a', 'b'], 1000).predictions),
+      ...idsOf(writePredictions(scored, ['a', 'b'], 1000).predictions),
     ];
     for (const id of ids) expect(id).toMatch(UUID_V4);
     expect(new Set(ids).size).toBe(2000);
