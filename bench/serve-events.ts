@@ -26,17 +26,23 @@ export class LastRecordCaptureSink implements CaptureSink {
 }
 
 /**
- * A line writer for `LogCaptureSink` that encodes each line to UTF-8, as `process.stdout.write` does
- * before its system call, and drops the bytes: the Lambda's capture work without the write itself.
+ * A line writer for `LogCaptureSink` that encodes each text line to UTF-8, as `process.stdout.write`
+ * does before its system call, copies each byte line once, as the call would, and drops the bytes:
+ * the Lambda's capture work without the write itself.
  */
 export class DiscardedLines {
   lines = 0;
   bytes = 0;
   #buffer = Buffer.allocUnsafeSlow(1 << 20);
-  readonly write = (line: string): void => {
+  readonly write = (line: string | Uint8Array): void => {
     if (line.length * 3 > this.#buffer.length) this.#buffer = Buffer.allocUnsafeSlow(line.length * 3);
     this.lines += 1;
-    this.bytes += this.#buffer.write(line, 0, 'utf8');
+    // A text line is encoded, as stdout would; bytes are copied once, as a write to it would.
+    if (typeof line === 'string') this.bytes += this.#buffer.write(line, 0, 'utf8');
+    else {
+      this.#buffer.set(line);
+      this.bytes += line.length;
+    }
   };
 }
 

@@ -36,8 +36,11 @@ import {
   type CaptureRowsJson,
   type CaptureSink,
   type FeedbackRecord,
+  partBytesBound,
+  type RecordLayout,
+  recordParts,
   type SizedPart,
-  sizedRecordJsonParts,
+  writePartUtf8,
 } from '../../pipelines/serving/capture.ts';
 
 /**
@@ -57,12 +60,15 @@ export const MAX_ROW_RECORD_BYTES = 240_000;
 /** The field a subscription filter matches, and its values. */
 export const RECORD_FIELD = 'driftline';
 
-/** Where lines go: one complete line (no line break) per call. */
-export type LineWriter = (line: string) => void;
+/**
+ * Where lines go: one complete line per call, its line break included — as text, or as UTF-8 bytes
+ * (capture lines, written from the rows' text without first making the line a string of its own).
+ */
+export type LineWriter = (line: string | Uint8Array) => void;
 
 /** Writes a line to stdout: in Lambda, one event of the function's log stream. */
 export const stdoutLine: LineWriter = (line) => {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(line);
 };
 
 /** Writes capture and feedback records as log lines. */
@@ -91,17 +97,19 @@ export class LogCaptureSink implements CaptureSink {
   }
 
   capture(record: CaptureRecord, rowsJson?: CaptureRowsJson): void {
-    this.#lines('capture', sizedRecordJsonParts(record, this.#maxBytes, rowsJson));
+    const { layout, parts } = recordParts(record, this.#maxBytes, rowsJson);
+    this.#lines('capture', parts, layout);
   }
 
   feedback(record: FeedbackRecord): void {
-    this.#lines('feedback', sizedRecordJsonParts(record, this.#maxBytes));
+    this.#lines('feedback', recordParts(record, this.#maxBytes).parts);
   }
 
   /** Lines are written as they come; nothing is buffered. */
   async close(): Promise<void> {}
 
-  #lines(kind: 'capture' | 'feedback', parts: readonly SizedPart[]): void {
+  /** With a layout, each line is written as bytes from it ({@link writePartUtf8}); else as text. */
+  #lines(kind: 'capture' | 'feedback', parts: readonly SizedPart[], layout?: RecordLayout): void {
     const time = this.#now().toISOString();
     const head =
       `{"level":"INFO","message":"driftline ${kind}","timestamp":"${time}",` +
@@ -114,11 +122,20 @@ export class LogCaptureSink implements CaptureSink {
       if (bytes > this.#maxRowBytes) {
         this.#write(
           `{"level":"WARN","message":"driftline ${kind} row too large to log: left out","timestamp":"${time}",` +
-            `"service":${this.#service},"bytes":${bytes},"limit":${this.#maxRowBytes}}`,
+            `"service":${this.#service},"bytes":${bytes},"limit":${this.#maxRowBytes}}\n`,
         );
         continue;
       }
-      this.#write(`${head}${part.text}}`);
+      if (layout === undefined) {
+        this.#write(`${head}${part.text}}\n`);
+        continue;
+      }
+      const out = Buffer.allocUnsafe(3 * head.length + partBytesBound(part) + 2);
+      let at = out.write(head, 0, 'utf8');
+      at = writePartUtf8(layout, part, out, at);
+      out[at++] = 125; // }
+      out[at++] = 10; // \n
+      this.#write(out.subarray(0, at));
     }
   }
 }

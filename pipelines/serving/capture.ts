@@ -27,7 +27,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiPrediction } from '../model/predictions.ts';
 import type { RawValue } from '../model/raw.ts';
-import { isAsciiRows, type JsonRows, joinRows, rowBytes, rowsText } from './json-rows.ts';
+import { isAsciiRows, type JsonRows, joinRows, rowBytes, rowsText, writeRowsUtf8 } from './json-rows.ts';
 import type { FeedbackItem } from './validation.ts';
 
 /** The model that served a request. */
@@ -127,6 +127,17 @@ export interface SizedPart {
   readonly text: string;
   /** UTF-8 bytes of the text, when above `maxBytes / 3` (a part that may exceed the limit); else `undefined`. */
   readonly bytes: number | undefined;
+  /** The record's rows in this part: `start` to `end - 1`. */
+  readonly start: number;
+  readonly end: number;
+}
+
+/** What a record's parts are made of: its head (the fields before the rows) and its row columns. */
+export interface RecordLayout {
+  /** `{"type":…` up to the first column, without a comma after it. */
+  readonly head: string;
+  readonly names: readonly string[];
+  readonly columns: readonly JsonRows[];
 }
 
 /**
@@ -139,6 +150,19 @@ export function sizedRecordJsonParts(
   maxBytes = Number.POSITIVE_INFINITY,
   rowsJson: CaptureRowsJson = {},
 ): SizedPart[] {
+  return recordParts(record, maxBytes, rowsJson).parts;
+}
+
+/**
+ * {@link sizedRecordJsonParts} and the layout they are made of, from which {@link writePartUtf8}
+ * writes a part's bytes straight from the rows' text — without making the part's text a string of
+ * its own first, which V8 does (a copy) before it can encode a string made of slices.
+ */
+export function recordParts(
+  record: CaptureRecord | FeedbackRecord,
+  maxBytes = Number.POSITIVE_INFINITY,
+  rowsJson: CaptureRowsJson = {},
+): { layout: RecordLayout; parts: SizedPart[] } {
   let head: string;
   let names: readonly string[];
   let columns: readonly JsonRows[];
@@ -164,13 +188,16 @@ export function sizedRecordJsonParts(
     });
     return `${text}}`;
   };
+  const layout: RecordLayout = { head, names, columns };
   const whole = part(0, rows);
   // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit of the text.
-  if (whole.length * 3 <= maxBytes) return [{ text: whole, bytes: undefined }];
+  if (whole.length * 3 <= maxBytes)
+    return { layout, parts: [{ text: whole, bytes: undefined, start: 0, end: rows }] };
   // A column of ASCII text has as many bytes as units; only others are measured row by row.
   const ascii = columns.map(isAsciiRows);
   const wholeBytes = ascii.every(Boolean) ? whole.length : Buffer.byteLength(whole);
-  if (wholeBytes <= maxBytes || rows <= 1) return [{ text: whole, bytes: wholeBytes }];
+  if (wholeBytes <= maxBytes || rows <= 1)
+    return { layout, parts: [{ text: whole, bytes: wholeBytes, start: 0, end: rows }] };
   // Each row's bytes over all columns: an ASCII column's from where its rows end, others measured.
   const rowSizes = new Float64Array(rows);
   columns.forEach((column, c) => {
@@ -193,13 +220,33 @@ export function sizedRecordJsonParts(
     // Each column of a part gains the row, and a comma before it unless it is the part's first.
     const added = row + (i > start ? names.length : 0);
     if (i > start && bytes + added > maxBytes) {
-      parts.push({ text: part(start, i), bytes });
+      parts.push({ text: part(start, i), bytes, start, end: i });
       start = i;
       bytes = empty + row;
     } else bytes += added;
   }
-  parts.push({ text: part(start, rows), bytes });
-  return parts;
+  parts.push({ text: part(start, rows), bytes, start, end: rows });
+  return { layout, parts };
+}
+
+/**
+ * Writes the UTF-8 bytes of `part` (its {@link SizedPart.text}) into `out` at `at`, from the layout's
+ * strings and rows; returns the end. `out` must have room: {@link partBytesBound}.
+ */
+export function writePartUtf8(layout: RecordLayout, part: SizedPart, out: Buffer, at: number): number {
+  at += out.write(layout.head, at, 'utf8');
+  layout.names.forEach((name, c) => {
+    at += out.write(`,"${name}":[`, at, 'utf8');
+    at = writeRowsUtf8(layout.columns[c] as JsonRows, part.start, part.end, out, at);
+    out[at++] = 93; // ]
+  });
+  out[at++] = 125; // }
+  return at;
+}
+
+/** At least the UTF-8 bytes of a part (exactly them when they were counted). */
+export function partBytesBound(part: SizedPart): number {
+  return part.bytes ?? 3 * part.text.length;
 }
 
 /**

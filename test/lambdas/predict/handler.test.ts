@@ -18,9 +18,11 @@ import {
 } from '../../../lambdas/shared/capture-log-sink.ts';
 import { S3ObjectStore } from '../../../lambdas/shared/s3-store.ts';
 import type { CaptureRecord } from '../../../pipelines/serving/capture.ts';
+import { joinRows, parseRows } from '../../../pipelines/serving/json-rows.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
 import { MemoryServingMetrics } from '../../../pipelines/serving/metrics.ts';
 import { ChampionModelSource } from '../../../pipelines/serving/model-source.ts';
+import { writePredictions } from '../../../pipelines/serving/predict-body.ts';
 import { MemoryObjectStore } from '../../helpers/memory-store.ts';
 import {
   fixtureModel,
@@ -346,6 +348,47 @@ describe('LogCaptureSink', () => {
     });
     expect(MAX_RECORD_BYTES).toBeLessThan(128 * 1024);
     expect(MAX_ROW_RECORD_BYTES).toBeLessThan(256 * 1024 - 1024);
+  });
+});
+
+describe('LogCaptureSink and the rows the serving path wrote', () => {
+  it('writes lines as bytes from the rows, pieces and all, that read back as the record', () => {
+    // Arrange: 3,000 predictions written as bytes (several pieces), instances with accents.
+    const lines: (string | Uint8Array)[] = [];
+    const sink = new LogCaptureSink((line) => lines.push(line), { service: 'svc' });
+    const count = 3000;
+    const probabilities = Float32Array.from({ length: 2 * count }, (_, i) => (i % 7) / 7);
+    const labels = Array.from({ length: count }, (_, i) => (i % 3 === 0 ? 'b' : 'a'));
+    const written = writePredictions({ kind: 'classes', labels, probabilities }, ['a', 'b'], count);
+    expect(written.predictions.pieces.length).toBeGreaterThan(1);
+    const instances = Array.from({ length: count }, (_, i) => ({ city: i % 5 === 0 ? 'Åre' : `c${i}` }));
+    const record: CaptureRecord = {
+      type: 'capture',
+      time: '2026-05-01T12:00:00.000Z',
+      model: { version: 2, sha256: 'd'.repeat(64) },
+      instances,
+      predictions: parseRows(written.predictions) as CaptureRecord['predictions'],
+    };
+
+    // Act
+    sink.capture(record, {
+      instances: joinRows(instances.map((i) => JSON.stringify(i))),
+      predictions: written.predictions,
+    });
+
+    // Assess: whole lines within the size, and together the record.
+    expect(lines.length).toBeGreaterThan(2);
+    const records = lines.map((line) => {
+      expect(line).toBeInstanceOf(Uint8Array);
+      const text = Buffer.from(line as Uint8Array).toString('utf8');
+      expect(text.endsWith('}\n')).toBe(true);
+      expect(text.indexOf('\n')).toBe(text.length - 1);
+      const parsed = JSON.parse(text) as { record: CaptureRecord };
+      expect(Buffer.byteLength(JSON.stringify(parsed.record))).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+      return parsed.record;
+    });
+    expect(records.flatMap((r) => r.instances)).toEqual(record.instances);
+    expect(records.flatMap((r) => r.predictions)).toEqual(record.predictions);
   });
 });
 

@@ -8,9 +8,12 @@ import {
   type CaptureRecord,
   capturePrefix,
   feedbackPrefix,
+  partBytesBound,
   recordJsonParts,
   recordOfLine,
+  recordParts,
   sizedRecordJsonParts,
+  writePartUtf8,
 } from '../../../pipelines/serving/capture.ts';
 import { joinRows } from '../../../pipelines/serving/json-rows.ts';
 import { MemoryServingLog } from '../../../pipelines/serving/log.ts';
@@ -86,6 +89,17 @@ describe('recordJsonParts', () => {
       const sized = sizedRecordJsonParts(big, limit);
       expect(sized.map((p) => p.text)).toEqual(parts);
       for (const p of sized) expect(p.bytes).toBe(Buffer.byteLength(p.text));
+      // Written as bytes from the layout (how the log sink writes them): the same UTF-8 bytes.
+      const { layout, parts: laid } = recordParts(big, limit, {
+        instances: joinRows(big.instances.map((i) => JSON.stringify(i))),
+      });
+      expect(laid.map((p) => p.text)).toEqual(parts);
+      for (const p of laid) {
+        const out = Buffer.alloc(partBytesBound(p));
+        const end = writePartUtf8(layout, p, out, 0);
+        expect(out.subarray(0, end).toString('utf8')).toBe(p.text);
+        expect(end).toBe(Buffer.byteLength(p.text));
+      }
       expect(parts.length).toBeGreaterThan(1);
       let start = 0;
       for (const part of parts) {
