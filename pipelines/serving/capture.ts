@@ -119,7 +119,7 @@ export function recordJsonParts(
   maxBytes = Number.POSITIVE_INFINITY,
   rowsJson: CaptureRowsJson = {},
 ): string[] {
-  return sizedRecordJsonParts(record, maxBytes, rowsJson).map((part) => part.text);
+  return recordParts(record, maxBytes, rowsJson).parts.map((part) => part.text);
 }
 
 /** One part of {@link recordJsonParts} and its size. */
@@ -141,22 +141,11 @@ export interface RecordLayout {
 }
 
 /**
- * {@link recordJsonParts} with the UTF-8 size of each part that could exceed the limit, counted
- * while splitting (the serving path's rows say whether they are ASCII), so a caller need not measure
- * the part again — measuring a string made of slices makes V8 copy it whole.
- */
-export function sizedRecordJsonParts(
-  record: CaptureRecord | FeedbackRecord,
-  maxBytes = Number.POSITIVE_INFINITY,
-  rowsJson: CaptureRowsJson = {},
-): SizedPart[] {
-  return recordParts(record, maxBytes, rowsJson).parts;
-}
-
-/**
- * {@link sizedRecordJsonParts} and the layout they are made of, from which {@link writePartUtf8}
- * writes a part's bytes straight from the rows' text — without making the part's text a string of
- * its own first, which V8 does (a copy) before it can encode a string made of slices.
+ * The parts of {@link recordJsonParts}, each with its UTF-8 size when it could exceed the limit
+ * (counted while splitting — the serving path's rows say whether they are ASCII — so a caller need
+ * not measure the part again: measuring a string made of slices makes V8 copy it whole), and the
+ * layout they are made of, from which {@link writePartUtf8} writes a part's bytes straight from the
+ * rows' text, without making the part's text a string of its own first.
  */
 export function recordParts(
   record: CaptureRecord | FeedbackRecord,

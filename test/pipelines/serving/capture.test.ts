@@ -12,7 +12,6 @@ import {
   recordJsonParts,
   recordOfLine,
   recordParts,
-  sizedRecordJsonParts,
   writePartUtf8,
 } from '../../../pipelines/serving/capture.ts';
 import { joinRows } from '../../../pipelines/serving/json-rows.ts';
@@ -86,7 +85,7 @@ describe('recordJsonParts', () => {
     for (const limit of [3000, 5000, 12_345]) {
       const parts = recordJsonParts(big, limit);
       // The sized parts are the same texts, each with its exact UTF-8 size.
-      const sized = sizedRecordJsonParts(big, limit);
+      const sized = recordParts(big, limit).parts;
       expect(sized.map((p) => p.text)).toEqual(parts);
       for (const p of sized) expect(p.bytes).toBe(Buffer.byteLength(p.text));
       // Written as bytes from the layout (how the log sink writes them): the same UTF-8 bytes.
