@@ -33,6 +33,7 @@ import {
   readJsonBody,
   readJsonText,
 } from './http.ts';
+import type { KnownCategories, TextInstances } from './instances-text.ts';
 import { type JsonRows, joinRows, parseRows } from './json-rows.ts';
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
@@ -196,7 +197,10 @@ export class ServingApi {
 
   async #predict(request: ApiRequest): Promise<Outcome> {
     const text = readJsonText(request, this.#maxBodyBytes);
-    const instances = this.#instances(text);
+    // The model loaded now, if any: its known categories let the reader count unknown values as it
+    // reads (used when the request is then served by that same model).
+    const current = this.#models.loaded();
+    const instances = this.#instances(text, current?.knownCategories);
     const count = instances.count;
     const lease = await this.#models.acquire();
     let scored: ScoredBatch;
@@ -204,7 +208,10 @@ export class ServingApi {
     const model = lease.model;
     try {
       const feeds = columnsFeeds(model.onnx.features, instances.columns, count);
-      unknownCategories = countUnknown(model, feeds);
+      unknownCategories =
+        instances.unknownCategories !== undefined && model === current
+          ? instances.unknownCategories
+          : countUnknown(model, feeds);
       scored = await this.#runnerOf(model.onnx).run(feeds, count);
       if (batchSize(scored) !== count) {
         throw new Error(`the model returned ${batchSize(scored)} predictions for ${count} instances`);
@@ -250,13 +257,18 @@ export class ServingApi {
    * valid bodies are read straight from the text; anything else is parsed and validated as rows.
    * @throws ApiError from parsing or validation
    */
-  #instances(text: string): {
+  #instances(
+    text: string,
+    knownCategories: KnownCategories | undefined,
+  ): {
     count: number;
     columns: ValueColumns;
     ignoredFields: number;
+    /** Present when the reader counted them (see {@link TextInstances.unknownCategories}). */
+    unknownCategories?: number;
     json: () => JsonRows;
   } {
-    const read = this.#validator.instancesText(text);
+    const read = this.#validator.instancesText(text, knownCategories);
     if (read !== undefined) return { ...read, json: () => read.instanceJson };
     const { rows, ignoredFields } = this.#validator.instances(parseJsonText(text));
     const columns = new Map(this.#featureNames.map((name) => [name, rows.map((row) => rawValue(row, name))]));

@@ -66,6 +66,8 @@ export interface InstanceTextRules {
   readonly maxInstances: number;
   /** The reader's cache of categorical values (see `categoryText`). */
   readonly categories: (string | undefined)[];
+  /** For each feature, its verdicts about cached values ({@link Verdicts}). */
+  readonly verdicts: readonly Verdicts[];
 }
 
 /** The instances of a body by column, with the captured JSON of each. */
@@ -78,6 +80,11 @@ export interface TextInstances {
    */
   readonly columns: ValueColumns;
   readonly ignoredFields: number;
+  /**
+   * How many categorical values the given model does not know (as `countUnknown` in `api.ts` counts
+   * them), when the reader was given its known values.
+   */
+  readonly unknownCategories?: number;
   /** One JSON object per instance, as monitoring reads it (see the module doc). */
   readonly instanceJson: JsonRows;
 }
@@ -104,6 +111,11 @@ export function instanceTextRules(
     keyExtra: captured.names.map((name) => Buffer.byteLength(name, 'utf8') - name.length),
     maxInstances,
     categories: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
+    verdicts: features.map(() => ({
+      known: undefined,
+      strings: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
+      isKnown: new Uint8Array(CACHE_SLOTS),
+    })),
   };
 }
 
@@ -266,6 +278,37 @@ const CACHE_SLOTS = 4096;
 /** Longer values are not cached. */
 const CACHE_MAX_LENGTH = 32;
 
+/** The cache slot of the value {@link categoryText} gave last (-1: not cached). */
+let categorySlot = -1;
+
+/** A categorical feature's known values in the model being served: feature name → values. */
+export type KnownCategories = ReadonlyMap<string, ReadonlySet<string>>;
+
+/**
+ * Whether a model knows the value cached in each slot of the category cache, for one feature: a
+ * cached value is the same string object from request to request, so its set lookup is done once
+ * (a lookup hashes and compares, ~20 ns; this check is a few loads).
+ */
+interface Verdicts {
+  /** The known values the verdicts are about (a new model's set starts them over). */
+  known: ReadonlySet<string> | undefined;
+  /** The value each verdict is about. */
+  readonly strings: (string | undefined)[];
+  readonly isKnown: Uint8Array;
+}
+
+/** 1 when `value` is a category `known` does not have, else 0 (missing values are not unknown). */
+function unknownValue(known: ReadonlySet<string>, verdicts: Verdicts, value: RawValue, slot: number): number {
+  if (value === null || value === undefined || value === '') return 0;
+  if (typeof value !== 'string') return known.has(String(value)) ? 0 : 1;
+  if (slot < 0) return known.has(value) ? 0 : 1;
+  if (verdicts.strings[slot] !== value) {
+    verdicts.strings[slot] = value;
+    verdicts.isKnown[slot] = known.has(value) ? 1 : 0;
+  }
+  return 1 - (verdicts.isKnown[slot] as number);
+}
+
 /**
  * The value of a string token just read by {@link plainStringClose} — bytes `start` to `end - 1`,
  * text units from `at` — as the same string object as last time for a value seen before in its cache
@@ -285,11 +328,13 @@ function categoryText(
 ): string {
   const ascii = stringExtra === 0;
   const units = end - start - stringExtra;
+  categorySlot = -1;
   if (units > CACHE_MAX_LENGTH) return stringOf(b, start, end);
   let hash = units;
   if (ascii) for (let i = start; i < end; i++) hash = Math.imul(hash ^ (b[i] as number), 0x01000193);
   else for (let k = 0; k < units; k++) hash = Math.imul(hash ^ text.charCodeAt(at + k), 0x01000193);
   const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1);
+  categorySlot = slot;
   const cached = cache[slot];
   if (cached !== undefined && cached.length === units) {
     let same = true;
@@ -385,6 +430,8 @@ const REFUSED = -2;
 let canonicalDelta = 0;
 /** Whether a key or value of that instance is not ASCII. */
 let canonicalNonAscii = false;
+/** How many of its categorical values the model does not know (when given the known values). */
+let canonicalUnknown = 0;
 
 /**
  * Reads the instance whose "{" is at `pos` when it is written as instances usually are — every
@@ -403,12 +450,14 @@ function canonicalEnd(
   delta: number,
   numeric: readonly (number[] | undefined)[],
   categorical: readonly (RawValue[] | undefined)[],
+  known: readonly (ReadonlySet<string> | undefined)[],
   count: number,
 ): number {
   const { features, keyWords, keyExtra, capturedFeature } = rules;
   const width = features.length;
   let p = pos + 1;
   let d = delta;
+  let unknown = 0;
   let nonAscii = false;
   for (let k = 0; k < width; k++) {
     const key = keyWords[k];
@@ -442,10 +491,12 @@ function canonicalEnd(
     } else {
       let value: RawValue;
       let accepted = false;
+      let slot = -1;
       if (c === 34) {
         const close = plainStringClose(b, p);
         if (close === -1) return REFUSED;
         value = categoryText(rules.categories, b, p + 1, close, text, p + 1 - d);
+        slot = categorySlot;
         if (stringExtra !== 0) {
           d += stringExtra;
           nonAscii = true;
@@ -464,12 +515,16 @@ function canonicalEnd(
       }
       if (!accepted && !feature.accepts(value)) return REFUSED;
       (categorical[j] as RawValue[])[count] = value;
+      const knownValues = known[j];
+      if (knownValues !== undefined)
+        unknown += unknownValue(knownValues, rules.verdicts[j] as Verdicts, value, slot);
     }
     if (b[p] !== (k === width - 1 ? 125 /* } */ : 44) /* , */) return -1;
     p += 1;
   }
   canonicalDelta = d;
   canonicalNonAscii = nonAscii;
+  canonicalUnknown = unknown;
   return p;
 }
 
@@ -477,7 +532,11 @@ function canonicalEnd(
  * The instances of a `/predict` body read from its text, or `undefined` when the body is anything the
  * fast path does not fully understand (see the module doc).
  */
-export function readInstancesText(text: string, rules: InstanceTextRules): TextInstances | undefined {
+export function readInstancesText(
+  text: string,
+  rules: InstanceTextRules,
+  knownCategories?: KnownCategories,
+): TextInstances | undefined {
   // UTF-8 has no form for a lone surrogate; JSON.parse keeps it, and the full path captures it escaped.
   if (!text.isWellFormed()) return undefined;
   const { bytes: b, view, length } = utf8Bytes(text);
@@ -501,6 +560,20 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
   let rewritten = false;
   let count = 0;
   let ignoredFields = 0;
+  // Each categorical feature's known values, when the caller gave them: the values not among them
+  // are counted as they are read.
+  const known = features.map((feature, j) => {
+    const values = feature.bounds === undefined ? knownCategories?.get(feature.name) : undefined;
+    if (values !== undefined) {
+      const verdicts = rules.verdicts[j] as Verdicts;
+      if (verdicts.known !== values) {
+        verdicts.known = values;
+        verdicts.strings.fill(undefined);
+      }
+    }
+    return values;
+  });
+  let unknownCategories = 0;
   // Per instance: where each feature's token starts and ends in the text (when seen).
   const starts = new Int32Array(width);
   const ends = new Int32Array(width);
@@ -525,12 +598,13 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
     let c: number;
     // First as the instance is usually written (see canonicalEnd); anything else is read again from
     // its "{" by the general loop below.
-    const end = canonicalEnd(b, view, pos, rules, text, delta, numeric, categorical, count);
+    const end = canonicalEnd(b, view, pos, rules, text, delta, numeric, categorical, known, count);
     if (end === REFUSED) return undefined;
     if (end !== -1) {
       pos = end;
       delta = canonicalDelta;
       if (canonicalNonAscii) capturedNonAscii = true;
+      unknownCategories += canonicalUnknown;
       count += 1;
       objectStarts.push(objectStart);
       objectEnds.push(pos - delta);
@@ -617,10 +691,12 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
             } else {
               let value: RawValue;
               let accepted = false;
+              let slot = -1;
               if (c === 34) {
                 const close = plainStringClose(b, pos);
                 if (close === -1) return undefined;
                 value = categoryText(rules.categories, b, pos + 1, close, text, pos + 1 - delta);
+                slot = categorySlot;
                 if (stringExtra !== 0) {
                   delta += stringExtra;
                   capturedNonAscii = true;
@@ -639,6 +715,9 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
               }
               if (!accepted && !feature.accepts(value)) return undefined;
               (categorical[j] as RawValue[])[count] = value;
+              const knownValues = known[j];
+              if (knownValues !== undefined)
+                unknownCategories += unknownValue(knownValues, rules.verdicts[j] as Verdicts, value, slot);
             }
             seen[j] = stamp;
             starts[j] = start;
@@ -709,6 +788,7 @@ export function readInstancesText(text: string, rules: InstanceTextRules): TextI
     count,
     columns,
     ignoredFields,
+    ...(knownCategories === undefined ? {} : { unknownCategories }),
     instanceJson: capturedRows(text, objectStarts, objectEnds, written, rewritten, !capturedNonAscii),
   };
 }

@@ -34,6 +34,7 @@ import { ApiError } from './api-error.ts';
 import {
   type InstanceTextRules,
   instanceTextRules,
+  type KnownCategories,
   readInstancesText,
   type TextFeature,
   type TextInstances,
@@ -338,10 +339,11 @@ export class RequestValidator {
   /**
    * The rows of a `/predict` body read from its text ({@link readInstancesText}), with the captured
    * JSON of each instance, when the body is valid and plain; `undefined` sends the body through
-   * `JSON.parse` and {@link RequestValidator.instances}, which decide and word any error.
+   * `JSON.parse` and {@link RequestValidator.instances}, which decide and word any error. Given a
+   * model's known categories, it also counts the values the model does not know.
    */
-  instancesText(text: string): TextInstances | undefined {
-    return this.#fastPath ? readInstancesText(text, this.#textRules) : undefined;
+  instancesText(text: string, knownCategories?: KnownCategories): TextInstances | undefined {
+    return this.#fastPath ? readInstancesText(text, this.#textRules, knownCategories) : undefined;
   }
 
   /**
