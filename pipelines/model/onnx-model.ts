@@ -35,7 +35,8 @@ export function columnFeeds(
   features: readonly SchemaFeature[],
   columns: readonly RawColumn[],
 ): Record<string, OnnxFeed> {
-  const feeds: Record<string, OnnxFeed> = {};
+  // No prototype: a feature named "__proto__" is a key like any other.
+  const feeds = Object.create(null) as Record<string, OnnxFeed>;
   features.forEach((feature, j) => {
     const column = columns[j];
     if (column === undefined || column.type !== feature.type) {
@@ -108,7 +109,7 @@ export class OnnxModel {
 
   /** Scores `rows` rows given one feed per feature. */
   async run(feeds: Readonly<Record<string, OnnxFeed>>): Promise<ScoredBatch> {
-    const tensors: Record<string, ort.Tensor> = {};
+    const tensors = Object.create(null) as Record<string, ort.Tensor>;
     for (const [name, feed] of Object.entries(feeds))
       tensors[name] = new ort.Tensor(feed.type, feed.data, [...feed.dims]);
     const out = await this.#session.run(tensors);

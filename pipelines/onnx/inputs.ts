@@ -58,7 +58,8 @@ export function columnsFeeds(
   columns: ValueColumns,
   n: number,
 ): Record<string, OnnxFeed> {
-  const feeds: Record<string, OnnxFeed> = {};
+  // No prototype: a feature named "__proto__" is a key like any other.
+  const feeds = Object.create(null) as Record<string, OnnxFeed>;
   for (const feature of features) {
     const values = columns.get(feature.name);
     if (feature.type === 'numeric') {

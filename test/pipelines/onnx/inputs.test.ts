@@ -35,6 +35,19 @@ describe('onnxFeeds', () => {
     expect(feeds.constructor).toEqual({ type: 'string', data: [''], dims: [1, 1] });
   });
 
+  it('keeps a feature called "__proto__" as a feed of its own', () => {
+    const name = '__proto__';
+    // A row as JSON.parse makes one: "__proto__" an own key.
+    const row = JSON.parse('{"__proto__":"q"}') as Record<string, string>;
+    const feeds = onnxFeeds([{ name, type: 'categorical' }], [row]);
+    expect(Object.keys(feeds)).toEqual([name]);
+    expect(Object.getOwnPropertyDescriptor(feeds, name)?.value).toEqual({
+      type: 'string',
+      data: ['q'],
+      dims: [1, 1],
+    });
+  });
+
   it('rejects a string sent for a numeric feature, naming the row and feature', () => {
     expect(() => onnxFeeds(FEATURES, [{ n: 1 }, { n: '2' }])).toThrow(InputError);
     expect(() => onnxFeeds(FEATURES, [{ n: 1 }, { n: '2' }])).toThrow(/row 1: feature "n" is numeric/);
