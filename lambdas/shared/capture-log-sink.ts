@@ -62,7 +62,7 @@ export const RECORD_FIELD = 'driftline';
 
 /**
  * Where lines go: one complete line per call, its line break included — as text, or as UTF-8 bytes
- * (capture lines, written from the rows' text without first making the line a string of its own).
+ * (record lines, written from the rows' text without first making the line a string of its own).
  */
 export type LineWriter = (line: string | Uint8Array) => void;
 
@@ -97,19 +97,21 @@ export class LogCaptureSink implements CaptureSink {
   }
 
   capture(record: CaptureRecord, rowsJson?: CaptureRowsJson): void {
-    const { layout, parts } = recordParts(record, this.#maxBytes, rowsJson);
-    this.#lines('capture', parts, layout);
+    this.#lines('capture', recordParts(record, this.#maxBytes, rowsJson));
   }
 
   feedback(record: FeedbackRecord): void {
-    this.#lines('feedback', recordParts(record, this.#maxBytes).parts);
+    this.#lines('feedback', recordParts(record, this.#maxBytes));
   }
 
   /** Lines are written as they come; nothing is buffered. */
   async close(): Promise<void> {}
 
-  /** With a layout, each line is written as bytes from it ({@link writePartUtf8}); else as text. */
-  #lines(kind: 'capture' | 'feedback', parts: readonly SizedPart[], layout?: RecordLayout): void {
+  /** Each part's line, written as bytes from the record's layout ({@link writePartUtf8}). */
+  #lines(
+    kind: 'capture' | 'feedback',
+    { layout, parts }: { layout: RecordLayout; parts: readonly SizedPart[] },
+  ): void {
     const time = this.#now().toISOString();
     const head =
       `{"level":"INFO","message":"driftline ${kind}","timestamp":"${time}",` +
@@ -124,10 +126,6 @@ export class LogCaptureSink implements CaptureSink {
           `{"level":"WARN","message":"driftline ${kind} row too large to log: left out","timestamp":"${time}",` +
             `"service":${this.#service},"bytes":${bytes},"limit":${this.#maxRowBytes}}\n`,
         );
-        continue;
-      }
-      if (layout === undefined) {
-        this.#write(`${head}${part.text}}\n`);
         continue;
       }
       const out = Buffer.allocUnsafe(3 * head.length + partBytesBound(part) + 2);

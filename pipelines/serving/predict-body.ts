@@ -237,8 +237,9 @@ function putDigits(out: Uint8Array, at: number, n: number, count: number): numbe
 /**
  * The JSON of each prediction of a scored batch, written straight from the model's output arrays:
  * the rows of the response body and of the capture record (see `recordJsonParts` in `capture.ts`).
- * Each text is `JSON.stringify(apiPrediction(scored, classes, i, ids[i]))` with every number written
- * by {@link float32Json}.
+ * Each text is `JSON.stringify` of the row's `ApiPrediction` (`model/predictions.ts`) — `predictionId`,
+ * then `label` and `probabilities` by class name, or `value` — with every number written by
+ * {@link float32Json}.
  *
  * @param ids one prediction id per row written (UUIDs: written without escaping)
  * @param first the batch row of `ids[0]`: rows `first` to `first + ids.length - 1` are written
