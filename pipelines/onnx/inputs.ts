@@ -10,9 +10,13 @@ export type OnnxFeed =
   | { readonly type: 'float32'; readonly data: Float32Array; readonly dims: readonly [number, 1] }
   | { readonly type: 'string'; readonly data: string[]; readonly dims: readonly [number, 1] };
 
-/** A numeric feature's values as doubles, NaN where missing (absent or null). */
+/**
+ * A numeric feature's values as doubles, NaN where missing (absent or null): instance `i`'s at `i`.
+ * The array may be longer than the instances are many (the serving reader sizes it before it knows
+ * their count); what follows the last instance's value means nothing.
+ */
 export interface DoubleColumn {
-  readonly doubles: readonly number[];
+  readonly doubles: Float64Array;
 }
 
 /**
@@ -67,7 +71,7 @@ export function columnsFeeds(
       if (values !== undefined && !Array.isArray(values)) {
         // Doubles are rounded to float32 by the store, as numericInput does (NaN stays NaN: missing).
         const doubles = (values as DoubleColumn).doubles;
-        for (let i = 0; i < n; i++) data[i] = doubles[i] as number;
+        for (let i = 0; i < n; i++) data[i] = doubles[i] ?? Number.NaN;
       } else {
         const raw = values as readonly RawValue[] | undefined;
         for (let i = 0; i < n; i++) data[i] = numericInput(raw?.[i], feature.name, i);

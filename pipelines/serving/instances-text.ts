@@ -64,6 +64,12 @@ export interface InstanceTextRules {
   /** For each captured key, how many more UTF-8 bytes than UTF-16 units `"<name>":` has. */
   readonly keyExtra: readonly number[];
   readonly maxInstances: number;
+  /**
+   * The fewest UTF-8 bytes an instance written the usual way takes, with the comma after it: every
+   * key, a value of at least one byte each, braces and commas. A body of `n` bytes holds at most
+   * `n / instanceBytes` such instances.
+   */
+  readonly instanceBytes: number;
   /** The reader's cache of categorical values (see `categoryText`). */
   readonly categories: (string | undefined)[];
   /** For each feature, its verdicts about cached values ({@link Verdicts}). */
@@ -110,6 +116,10 @@ export function instanceTextRules(
     }),
     keyExtra: captured.names.map((name) => Buffer.byteLength(name, 'utf8') - name.length),
     maxInstances,
+    instanceBytes: captured.names.reduce(
+      (sum, name) => sum + Buffer.byteLength(`${JSON.stringify(name)}:`, 'utf8') + 2,
+      2,
+    ),
     categories: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
     verdicts: features.map(() => ({
       known: undefined,
@@ -448,7 +458,7 @@ function canonicalEnd(
   rules: InstanceTextRules,
   text: string,
   delta: number,
-  numeric: readonly (number[] | undefined)[],
+  numeric: readonly (Float64Array | undefined)[],
   categorical: readonly (RawValue[] | undefined)[],
   known: readonly (ReadonlySet<string> | undefined)[],
   count: number,
@@ -487,7 +497,7 @@ function canonicalEnd(
         if (p === -1 || literalValue !== null || !feature.accepts(null)) return REFUSED;
         value = Number.NaN;
       }
-      (numeric[j] as number[])[count] = value;
+      (numeric[j] as Float64Array)[count] = value;
     } else {
       let value: RawValue;
       let accepted = false;
@@ -529,6 +539,45 @@ function canonicalEnd(
 }
 
 /**
+ * Where the reader puts each instance's numeric values (by feature; other features' slots are
+ * `undefined`) and its bounds in the text (`starts[i]` to `ends[i] - 1`), for up to `capacity`
+ * instances.
+ */
+class Rows {
+  readonly numeric: (Float64Array | undefined)[];
+  starts: Int32Array;
+  ends: Int32Array;
+  capacity: number;
+
+  constructor(features: readonly TextFeature[], capacity: number) {
+    this.capacity = Math.max(1, capacity);
+    this.numeric = features.map((f) =>
+      f.bounds === undefined ? undefined : new Float64Array(this.capacity),
+    );
+    this.starts = new Int32Array(this.capacity);
+    this.ends = new Int32Array(this.capacity);
+  }
+
+  /** Twice the room (at most `max` instances), keeping what is stored. */
+  grow(max: number): void {
+    const capacity = Math.min(max, 2 * this.capacity);
+    this.numeric.forEach((column, j) => {
+      if (column === undefined) return;
+      const grown = new Float64Array(capacity);
+      grown.set(column);
+      this.numeric[j] = grown;
+    });
+    const starts = new Int32Array(capacity);
+    starts.set(this.starts);
+    this.starts = starts;
+    const ends = new Int32Array(capacity);
+    ends.set(this.ends);
+    this.ends = ends;
+    this.capacity = capacity;
+  }
+}
+
+/**
  * The instances of a `/predict` body read from its text, or `undefined` when the body is anything the
  * fast path does not fully understand (see the module doc).
  */
@@ -548,14 +597,14 @@ export function readInstancesText(
   let delta = 0;
   // Whether an instance's feature key or value read so far is not ASCII.
   let capturedNonAscii = false;
-  // Plain arrays: V8 stores doubles in them unboxed, and makes a small one far faster than a typed array.
-  const numeric: (number[] | undefined)[] = features.map((f) => (f.bounds === undefined ? undefined : []));
+  // Numeric values and each instance's bounds in the text go into typed arrays sized for the most
+  // instances the body can hold written the usual way ({@link Rows}), grown in the rare other case:
+  // storing into them costs less than appending to plain arrays, and the feeds copy them natively.
+  const rows = new Rows(features, Math.min(rules.maxInstances, Math.ceil(length / rules.instanceBytes)));
   const categorical: (RawValue[] | undefined)[] = features.map((f) =>
     f.bounds === undefined ? [] : undefined,
   );
-  // Each instance's bounds in the text, and its captured JSON when that is not its own text.
-  const objectStarts: number[] = [];
-  const objectEnds: number[] = [];
+  // Each instance's captured JSON when that is not its own text (by instance number).
   const written: (string | undefined)[] = [];
   let rewritten = false;
   let count = 0;
@@ -593,6 +642,8 @@ export function readInstancesText(
 
   for (;;) {
     if (count === rules.maxInstances) return undefined; // too many: the full path answers 413
+    if (count === rows.capacity) rows.grow(rules.maxInstances);
+    const numeric = rows.numeric;
     if (b[pos] !== 123 /* { */) return undefined;
     const objectStart = pos - delta;
     let c: number;
@@ -605,10 +656,9 @@ export function readInstancesText(
       delta = canonicalDelta;
       if (canonicalNonAscii) capturedNonAscii = true;
       unknownCategories += canonicalUnknown;
+      rows.starts[count] = objectStart;
+      rows.ends[count] = pos - delta;
       count += 1;
-      objectStarts.push(objectStart);
-      objectEnds.push(pos - delta);
-      written.push(undefined);
     } else {
       pos += 1;
       const stamp = count + 1;
@@ -687,7 +737,7 @@ export function readInstancesText(
                 if (pos === -1 || literalValue !== null || !feature.accepts(null)) return undefined;
                 value = Number.NaN;
               }
-              (numeric[j] as number[])[count] = value;
+              (numeric[j] as Float64Array)[count] = value;
             } else {
               let value: RawValue;
               let accepted = false;
@@ -749,16 +799,14 @@ export function readInstancesText(
           if (!feature.accepts(undefined)) return undefined;
           if (feature.bounds === undefined) (categorical[j] as RawValue[])[count] = undefined;
           else {
-            (numeric[j] as number[])[count] = Number.NaN;
+            (numeric[j] as Float64Array)[count] = Number.NaN;
           }
         }
         if (unknown !== undefined) ignoredFields += unknown.length;
       }
-      count += 1;
-      objectStarts.push(objectStart);
-      objectEnds.push(pos - delta);
-      if (canonical) written.push(undefined);
-      else {
+      rows.starts[count] = objectStart;
+      rows.ends[count] = pos - delta;
+      if (!canonical) {
         rewritten = true;
         let json = '{';
         for (let k = 0; k < captured.names.length; k++) {
@@ -766,8 +814,9 @@ export function readInstancesText(
           const value = seen[j] === stamp ? text.slice(starts[j] as number, ends[j] as number) : 'null';
           json += `${k === 0 ? '' : ','}${captured.prefixes[k]}${value}`;
         }
-        written.push(`${json}}`);
+        written[count] = `${json}}`;
       }
+      count += 1;
     }
     pos = skipSpace(b, pos);
     c = b[pos] as number;
@@ -781,7 +830,9 @@ export function readInstancesText(
   features.forEach((feature, j) => {
     columns.set(
       feature.name,
-      numeric[j] === undefined ? (categorical[j] as RawValue[]) : { doubles: numeric[j] },
+      rows.numeric[j] === undefined
+        ? (categorical[j] as RawValue[])
+        : { doubles: rows.numeric[j] as Float64Array },
     );
   });
   return {
@@ -789,32 +840,36 @@ export function readInstancesText(
     columns,
     ignoredFields,
     ...(knownCategories === undefined ? {} : { unknownCategories }),
-    instanceJson: capturedRows(text, objectStarts, objectEnds, written, rewritten, !capturedNonAscii),
+    instanceJson: capturedRows(text, count, rows.starts, rows.ends, written, rewritten, !capturedNonAscii),
   };
 }
 
 /**
- * The captured JSON rows of the instances: the body's own array text when every instance is its own
- * captured JSON and nothing but a comma separates them (no copy at all), else joined.
+ * The captured JSON rows of instances `0` to `count - 1` (bounds `starts[i]` to `ends[i] - 1` in the
+ * text): the body's own array text when every instance is its own captured JSON and nothing but a
+ * comma separates them (no copy at all), else joined.
  * @param ascii whether every feature key and value of the instances is ASCII (then so is the slice)
  */
 function capturedRows(
   text: string,
-  starts: readonly number[],
-  ends: readonly number[],
+  count: number,
+  starts: Int32Array,
+  ends: Int32Array,
   written: readonly (string | undefined)[],
   rewritten: boolean,
   ascii: boolean,
 ): JsonRows {
   const first = starts[0] as number;
   let contiguous = !rewritten;
-  for (let i = 1; contiguous && i < starts.length; i++)
-    contiguous = starts[i] === (ends[i - 1] as number) + 1;
+  for (let i = 1; contiguous && i < count; i++) contiguous = starts[i] === (ends[i - 1] as number) + 1;
   if (contiguous) {
-    const rowEnds = new Int32Array(ends.length);
-    for (let i = 0; i < ends.length; i++) rowEnds[i] = (ends[i] as number) - first;
+    const rowEnds = new Int32Array(count);
+    for (let i = 0; i < count; i++) rowEnds[i] = (ends[i] as number) - first;
     // One slice of the body: V8 keeps it as a reference into the body, whatever its length.
-    return { pieces: [text.slice(first, ends[ends.length - 1])], ends: rowEnds, ascii };
+    return { pieces: [text.slice(first, ends[count - 1])], ends: rowEnds, ascii };
   }
-  return joinRows(written.map((json, i) => json ?? text.slice(starts[i], ends[i])));
+  // `written` has holes where an instance is its own text.
+  const texts = new Array<string>(count);
+  for (let i = 0; i < count; i++) texts[i] = written[i] ?? text.slice(starts[i], ends[i]);
+  return joinRows(texts);
 }

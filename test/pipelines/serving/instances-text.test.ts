@@ -358,7 +358,10 @@ describe('readInstancesText (the text fast path of /predict)', () => {
     expect(slice?.pieces).toEqual([plain]);
     expect(Array.from(slice?.ends ?? [])).toEqual([plain.indexOf('},') + 1, plain.length]);
     expect(read?.ignoredFields).toBe(1);
-    expect((read?.columns.get('income') as DoubleColumn | undefined)?.doubles).toEqual([1.5, 2000, -0]);
+    // A column may be longer than the instances are many: what follows them means nothing.
+    expect(
+      Array.from(((read as TextInstances).columns.get('income') as DoubleColumn).doubles.slice(0, 3)),
+    ).toEqual([1.5, 2000, -0]);
     expect(read?.columns.get('plan')).toEqual(['pro', 'basic', 1]);
   });
 
@@ -388,6 +391,30 @@ describe('readInstancesText (the text fast path of /predict)', () => {
       expect(validator.instancesText(text), text).toBeUndefined();
     }
     expect(validator.instancesText(`{"instances":[${ok},${ok}]}`)?.count).toBe(2);
+  });
+
+  it('reads more instances than a body of usual instances could hold (short ones, features left out)', () => {
+    // Room is made for as many instances as the body holds written with every key; after ten such
+    // instances come ones with two of four keys, in another order, so the reader must grow its columns
+    // as it goes, keeping what it stored (the first ten are captured as slices of the body).
+    const validator = new RequestValidator(FEATURES.slice(0, 4), 5_000);
+    const full = (i: number) => `{"age":${i},"income":${i},"city":"c","plan":"pro"}`;
+    const short = (i: number) => `{"plan":"pro","income":${i}}`;
+    const count = 3_000;
+    const instance = (i: number) => (i < 10 ? full(i) : short(i));
+    const text = `{"instances":[${Array.from({ length: count }, (_, i) => instance(i)).join(',')}]}`;
+    const read = validator.instancesText(text) as TextInstances;
+    expect(read.count).toBe(count);
+    const income = (read.columns.get('income') as DoubleColumn).doubles.slice(0, count);
+    expect(Array.from(income)).toEqual(Array.from({ length: count }, (_, i) => i));
+    const age = Array.from((read.columns.get('age') as DoubleColumn).doubles.slice(0, count));
+    expect(age.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(age.slice(10).every(Number.isNaN)).toBe(true);
+    expect(rowsText(read.instanceJson, 0, count)).toBe(
+      Array.from({ length: count }, (_, i) =>
+        i < 10 ? full(i) : `{"age":null,"income":${i},"city":null,"plan":"pro"}`,
+      ).join(','),
+    );
   });
 
   it('reads bodies larger than the buffer it keeps between requests', () => {
