@@ -34,7 +34,7 @@ export class DiscardedLines {
   lines = 0;
   bytes = 0;
   #buffer = Buffer.allocUnsafeSlow(1 << 20);
-  readonly write = (line: string | Uint8Array): void => {
+  readonly write = (line: string | Uint8Array): boolean => {
     if (line.length * 3 > this.#buffer.length) this.#buffer = Buffer.allocUnsafeSlow(line.length * 3);
     this.lines += 1;
     // A text line is encoded, as stdout would; bytes are copied once, as a write to it would.
@@ -43,6 +43,8 @@ export class DiscardedLines {
       this.#buffer.set(line);
       this.bytes += line.length;
     }
+    // Done with the bytes, as stdout is when it writes them through at once.
+    return true;
   };
 }
 

@@ -63,13 +63,29 @@ export const RECORD_FIELD = 'driftline';
 /**
  * Where lines go: one complete line per call, its line break included — as text, or as UTF-8 bytes
  * (record lines, written from the rows' text without first making the line a string of its own).
+ * Returns `true` when it is done with a line's bytes, so the sink may write its next line into the
+ * same memory; anything else leaves the bytes to the writer for good.
  */
-export type LineWriter = (line: string | Uint8Array) => void;
+export type LineWriter = (line: string | Uint8Array) => boolean | undefined;
 
-/** Writes a line to stdout: in Lambda, one event of the function's log stream. */
+/**
+ * Writes a line to stdout: in Lambda, one event of the function's log stream. Done with the bytes
+ * when Node's own stream wrote them through at once (a file or a terminal always does, a pipe when it
+ * has room): then nothing queued holds them. Not when something replaced the stream's `write` (a log
+ * shipper, a test spy), which may keep them.
+ */
 export const stdoutLine: LineWriter = (line) => {
-  process.stdout.write(line);
+  const stdout = process.stdout;
+  stdout.write(line);
+  return !Object.hasOwn(stdout, 'write') && stdout.writableLength === 0;
 };
+
+/**
+ * Line buffers: at least this big, so one serves lines of any usual size (a record part is at most
+ * {@link MAX_RECORD_BYTES}), and one kept only up to {@link KEPT_LINE_BYTES}.
+ */
+const LINE_BYTES = 128 * 1024;
+const KEPT_LINE_BYTES = 512 * 1024;
 
 /** Writes capture and feedback records as log lines. */
 export class LogCaptureSink implements CaptureSink {
@@ -78,6 +94,12 @@ export class LogCaptureSink implements CaptureSink {
   readonly #maxBytes: number;
   readonly #maxRowBytes: number;
   readonly #now: () => Date;
+  /**
+   * The last line's buffer, when the writer was done with it: writing the next line into memory
+   * that is still in the CPU's cache costs a fifth of writing it into new memory (~6 against ~30 µs
+   * for the three lines of a 1,000-instance record).
+   */
+  #spare: Buffer | undefined;
 
   /**
    * @param options.service the `service` field of each line (the Powertools service name)
@@ -128,12 +150,15 @@ export class LogCaptureSink implements CaptureSink {
         );
         continue;
       }
-      const out = Buffer.allocUnsafe(3 * head.length + partBytesBound(part) + 2);
+      const size = 3 * head.length + partBytesBound(part) + 2;
+      let out = this.#spare;
+      this.#spare = undefined;
+      if (out === undefined || out.length < size) out = Buffer.allocUnsafeSlow(Math.max(size, LINE_BYTES));
       let at = out.write(head, 0, 'utf8');
       at = writePartUtf8(layout, part, out, at);
       out[at++] = 125; // }
       out[at++] = 10; // \n
-      this.#write(out.subarray(0, at));
+      if (this.#write(out.subarray(0, at)) === true && out.length <= KEPT_LINE_BYTES) this.#spare = out;
     }
   }
 }

@@ -3,8 +3,10 @@
  * onnxruntime-node → proxy result, with the Powertools middlewares), the exact capture log line the
  * CloudWatch subscription filter matches, the EMF metrics, and the event mapping of `createHandler`.
  */
+import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -352,43 +354,92 @@ describe('LogCaptureSink', () => {
 });
 
 describe('LogCaptureSink and the rows the serving path wrote', () => {
-  it('writes lines as bytes from the rows, pieces and all, that read back as the record', () => {
-    // Arrange: 3,000 predictions written as bytes (several pieces), instances with accents.
-    const lines: (string | Uint8Array)[] = [];
-    const sink = new LogCaptureSink((line) => lines.push(line), { service: 'svc' });
-    const count = 3000;
-    const probabilities = Float32Array.from({ length: 2 * count }, (_, i) => (i % 7) / 7);
-    const labels = Array.from({ length: count }, (_, i) => (i % 3 === 0 ? 'b' : 'a'));
-    const written = writePredictions({ kind: 'classes', labels, probabilities }, ['a', 'b'], count);
-    expect(written.predictions.pieces.length).toBeGreaterThan(1);
-    const instances = Array.from({ length: count }, (_, i) => ({ city: i % 5 === 0 ? 'Åre' : `c${i}` }));
-    const record: CaptureRecord = {
-      type: 'capture',
-      time: '2026-05-01T12:00:00.000Z',
-      model: { version: 2, sha256: 'd'.repeat(64) },
-      instances,
-      predictions: parseRows(written.predictions) as CaptureRecord['predictions'],
-    };
+  it.each([
+    ['keeps the bytes of each line', false],
+    ['is done with the bytes when it returns', true],
+  ])(
+    'writes lines as bytes from the rows, pieces and all, that read back as the record (a writer that %s)',
+    (_, done) => {
+      // Arrange: 3,000 predictions written as bytes (several pieces), instances with accents. A writer
+      // done with the bytes gets each line in the same memory (the sink reuses it), so it reads each
+      // line as it comes; one that keeps them must find every line intact at the end.
+      const lines: (string | Uint8Array)[] = [];
+      const memory = new Set<ArrayBufferLike>();
+      const sink = new LogCaptureSink(
+        (line) => {
+          if (typeof line !== 'string') memory.add(line.buffer);
+          lines.push(done && typeof line !== 'string' ? Buffer.from(line) : line);
+          return done ? true : undefined;
+        },
+        { service: 'svc' },
+      );
+      const count = 3000;
+      const probabilities = Float32Array.from({ length: 2 * count }, (_, i) => (i % 7) / 7);
+      const labels = Array.from({ length: count }, (_, i) => (i % 3 === 0 ? 'b' : 'a'));
+      const written = writePredictions({ kind: 'classes', labels, probabilities }, ['a', 'b'], count);
+      expect(written.predictions.pieces.length).toBeGreaterThan(1);
+      const instances = Array.from({ length: count }, (_, i) => ({ city: i % 5 === 0 ? 'Åre' : `c${i}` }));
+      const record: CaptureRecord = {
+        type: 'capture',
+        time: '2026-05-01T12:00:00.000Z',
+        model: { version: 2, sha256: 'd'.repeat(64) },
+        instances,
+        predictions: parseRows(written.predictions) as CaptureRecord['predictions'],
+      };
 
-    // Act
-    sink.capture(record, {
-      instances: joinRows(instances.map((i) => JSON.stringify(i))),
-      predictions: written.predictions,
-    });
+      // Act
+      sink.capture(record, {
+        instances: joinRows(instances.map((i) => JSON.stringify(i))),
+        predictions: written.predictions,
+      });
 
-    // Assess: whole lines within the size, and together the record.
-    expect(lines.length).toBeGreaterThan(2);
-    const records = lines.map((line) => {
-      expect(line).toBeInstanceOf(Uint8Array);
-      const text = Buffer.from(line as Uint8Array).toString('utf8');
-      expect(text.endsWith('}\n')).toBe(true);
-      expect(text.indexOf('\n')).toBe(text.length - 1);
-      const parsed = JSON.parse(text) as { record: CaptureRecord };
-      expect(Buffer.byteLength(JSON.stringify(parsed.record))).toBeLessThanOrEqual(MAX_RECORD_BYTES);
-      return parsed.record;
+      // Assess: whole lines within the size, and together the record.
+      expect(lines.length).toBeGreaterThan(2);
+      const records = lines.map((line) => {
+        expect(line).toBeInstanceOf(Uint8Array);
+        const text = Buffer.from(line as Uint8Array).toString('utf8');
+        expect(text.endsWith('}\n')).toBe(true);
+        expect(text.indexOf('\n')).toBe(text.length - 1);
+        const parsed = JSON.parse(text) as { record: CaptureRecord };
+        expect(Buffer.byteLength(JSON.stringify(parsed.record))).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+        return parsed.record;
+      });
+      expect(records.flatMap((r) => r.instances)).toEqual(record.instances);
+      expect(records.flatMap((r) => r.predictions)).toEqual(record.predictions);
+      expect(memory.size).toBe(done ? 1 : lines.length);
+    },
+  );
+});
+
+describe('stdoutLine', () => {
+  /** What stdoutLine returns in a child process whose stdout is a pipe, for a line of `bytes` bytes. */
+  function returned(bytes: number, replaceWrite = false): string {
+    const sink = fileURLToPath(new URL('../../../lambdas/shared/capture-log-sink.ts', import.meta.url));
+    const script = [
+      `const { stdoutLine } = await import(${JSON.stringify(sink)});`,
+      replaceWrite
+        ? 'const write = process.stdout.write.bind(process.stdout); process.stdout.write = (c) => write(c);'
+        : '',
+      `const line = Buffer.alloc(${bytes}, 120); line[line.length - 1] = 10;`,
+      'process.stderr.write(String(stdoutLine(line)));',
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
     });
-    expect(records.flatMap((r) => r.instances)).toEqual(record.instances);
-    expect(records.flatMap((r) => r.predictions)).toEqual(record.predictions);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout.length).toBe(bytes);
+    return run.stderr;
+  }
+
+  it('is done with the bytes when the pipe took them at once, and not while they wait to be written', () => {
+    expect(returned(1000)).toBe('true');
+    // Far more than a pipe holds: the rest is queued, holding the bytes.
+    expect(returned(8 * 1024 * 1024)).toBe('false');
+  });
+
+  it("is never done with them when something replaced the stream's write (it may keep them)", () => {
+    expect(returned(1000, true)).toBe('false');
   });
 });
 
