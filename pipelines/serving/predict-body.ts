@@ -108,24 +108,26 @@ export function classIndexes(
  * multiplication and an integer, written as bytes ({@link putFloat32}).
  */
 export function float32Json(value: number): string {
-  const end = putFloat32(scratch, 0, value);
+  const end = putFloat32(scratch, scratchView, 0, value);
   return String.fromCharCode.apply(null, scratch.subarray(0, end) as unknown as number[]);
 }
 
 const scratch = new Uint8Array(32);
+const scratchView = new DataView(scratch.buffer);
 
 /** Powers of ten as doubles (exact up to 1e22; the digits need only a close product beyond). */
 const POW10 = Array.from({ length: 60 }, (_, k) => Number(`1e${k}`));
 
 /**
  * Writes {@link float32Json} of `value` as ASCII bytes at `at` (at most 24 bytes); returns the end.
+ * `view` is a DataView of the same memory as `out` (digits go in four at a time).
  *
  * Digits: `n = round(|value| × 10^(8 − e))`, the 9 leading digits of the value (e its decimal
  * exponent). The product is within a few units in the last place of a double, so `n` is the
  * correctly rounded 9-digit decimal or, at a near tie, its neighbour — either reads back as the same
  * float32 (9-digit decimals are more than 4 times closer together than float32 values).
  */
-export function putFloat32(out: Uint8Array, at: number, value: number): number {
+export function putFloat32(out: Uint8Array, view: DataView, at: number, value: number): number {
   if (!Number.isFinite(value)) {
     out[at] = 110; // n
     out[at + 1] = 117; // u
@@ -158,6 +160,23 @@ export function putFloat32(out: Uint8Array, at: number, value: number): number {
   }
   // Integer arithmetic from here: n < 1e9 < 2^31.
   n |= 0;
+  if (exponent < 0 && exponent >= -6) {
+    // 0.[0…]ddddddddd, trailing zeros dropped — probabilities mostly: the nine digits in three
+    // stores (one, then four and four from a table), where a digit pair at a time took nine.
+    out[at++] = 48; // 0
+    out[at++] = 46; // .
+    for (let k = -1; k > exponent; k--) out[at++] = 48;
+    const first = (n / 1e8) | 0;
+    const rest = n - first * 1e8;
+    const middle = (rest / 1e4) | 0;
+    out[at] = 48 + first;
+    view.setUint32(at + 1, DIGIT_QUADS[middle] as number, true);
+    view.setUint32(at + 5, DIGIT_QUADS[rest - middle * 1e4] as number, true);
+    at += 9;
+    // The first digit is not 0 (n ≥ 1e8): the loop stops there at the latest.
+    while (out[at - 1] === 48) at -= 1;
+    return at;
+  }
   let digits = 9;
   while (n % 10 === 0) {
     n = (n / 10) | 0;
@@ -211,6 +230,16 @@ function decimalExponent(magnitude: number): number {
 
 /** 10^-k as doubles. */
 const NEGATIVE_POW10 = Array.from({ length: 60 }, (_, k) => Number(`1e-${k}`));
+
+/** "0000" to "9999" as the little-endian words of their four ASCII digits. */
+const DIGIT_QUADS = Uint32Array.from(
+  { length: 10_000 },
+  (_, k) =>
+    (48 + Math.floor(k / 1000)) |
+    ((48 + (Math.floor(k / 100) % 10)) << 8) |
+    ((48 + (Math.floor(k / 10) % 10)) << 16) |
+    ((48 + (k % 10)) << 24),
+);
 
 /** "00" to "99" as byte pairs: two digits per step. */
 const DIGIT_PAIRS = Uint8Array.from(
@@ -497,17 +526,17 @@ export function writePredictions(
     at = putId(view, at, idView, i);
     if (keys === undefined) {
       at = putWords(view, at, THEN_VALUE);
-      at = putFloat32(out, at, (scored as { values: Float32Array }).values[i] as number);
+      at = putFloat32(out, view, at, (scored as { values: Float32Array }).values[i] as number);
       out[at++] = 125; // }
     } else {
       const afterId = keys.afterId[(labelIndexes as Int32Array)[i] as number];
       if (afterId === undefined) return viaTexts();
       at = putWords(view, at, afterId);
       const base = i * width;
-      at = putFloat32(out, at, probabilities[base + (columns[0] as number)] as number);
+      at = putFloat32(out, view, at, probabilities[base + (columns[0] as number)] as number);
       for (let c = 1; c < width; c++) {
         at = putWords(view, at, keys.nextKeys[c - 1] as ByteWords);
-        at = putFloat32(out, at, probabilities[base + (columns[c] as number)] as number);
+        at = putFloat32(out, view, at, probabilities[base + (columns[c] as number)] as number);
       }
       out[at++] = 125; // }
       out[at++] = 125;
