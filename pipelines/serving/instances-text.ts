@@ -599,7 +599,7 @@ export function readInstancesText(
   let capturedNonAscii = false;
   // Numeric values and each instance's bounds in the text go into typed arrays sized for the most
   // instances the body can hold written the usual way ({@link Rows}), grown in the rare other case:
-  // storing into them costs less than appending to plain arrays, and the feeds copy them natively.
+  // storing into them costs less than appending to plain arrays (which grow by copying).
   const rows = new Rows(features, Math.min(rules.maxInstances, Math.ceil(length / rules.instanceBytes)));
   const categorical: (RawValue[] | undefined)[] = features.map((f) =>
     f.bounds === undefined ? [] : undefined,
