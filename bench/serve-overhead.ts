@@ -25,6 +25,12 @@ import { RequestValidator } from '../pipelines/serving/validation.ts';
 import { benchContext, DiscardedLines, predictEvent, SILENT_LOG } from './serve-events.ts';
 import { median } from './stats.ts';
 
+/** A step's median time right after a run of the model and straight after that (µs). */
+export interface StepTimes {
+  readonly afterRun: number;
+  readonly warm: number;
+}
+
 /** One batch size's result; times in microseconds. */
 export interface OverheadResult {
   readonly batch: number;
@@ -37,13 +43,15 @@ export interface OverheadResult {
    */
   readonly jsonUs: number;
   /**
-   * The handler's main steps timed alone on the same bodies (medians): reading and validating the body,
-   * writing the predictions and their ids, the capture line (record to encoded line). Each in the
-   * handler's order and with its cache state: a run of the model before the read (the previous
-   * request's) and between the read and the write. The rest of the overhead is everything else on
-   * the path (middy, event mapping, feeds, lease, metrics, GC).
+   * The handler's main steps timed alone on the same bodies (medians, µs): reading and validating the
+   * body, writing the predictions and their ids, the capture line (record to encoded line) — each
+   * right after a run of the model, with the caches it leaves, and again at once, with warm caches.
    */
-  readonly steps: { readonly readUs: number; readonly writeUs: number; readonly captureUs: number };
+  readonly steps: {
+    readonly read: StepTimes;
+    readonly write: StepTimes;
+    readonly capture: StepTimes;
+  };
 }
 
 /** How many timed iterations per batch size: about the same wall time for each. */
@@ -153,10 +161,11 @@ export async function measureOverhead(
 }
 
 /**
- * Times the handler's main steps alone, each on the same request bodies ({@link OverheadResult.steps}).
- * The model runs, untimed, where it runs around them in the handler: onnxruntime's run evicts much of
- * what the steps use from the CPU's caches (a 1 MB model's trees fill a core's L2), so a step timed
- * with its data and code still cached would look cheaper than it is in the handler.
+ * Times the handler's main steps alone, each on the same request bodies ({@link OverheadResult.steps}),
+ * twice in a row: first right after a run of the model (untimed), then again at once. onnxruntime's
+ * run evicts much of what the steps use from the CPU's caches (a 1 MB model's trees fill a core's
+ * L2), so the first time pays the cache misses and the second does not; in the handler a step runs
+ * with a cache somewhere between the two.
  */
 async function measureSteps(
   onnx: OnnxModel,
@@ -170,36 +179,52 @@ async function measureSteps(
 ): Promise<OverheadResult['steps']> {
   const validator = new RequestValidator(config.features, config.api.maxInstances);
   const sink = new LogCaptureSink(new DiscardedLines().write, { service: 'driftline' });
-  const read: number[] = [];
-  const write: number[] = [];
-  const capture: number[] = [];
+  const times = { read: [[], []], write: [[], []], capture: [[], []] } as Record<
+    'read' | 'write' | 'capture',
+    [number[], number[]]
+  >;
+  /** Runs `step` after a run of the model, then again; returns its first result. */
+  const twice = async <T>(
+    name: keyof typeof times,
+    feeds: Readonly<Record<string, OnnxFeed>>,
+    step: () => T,
+  ) => {
+    await onnx.run(feeds);
+    let result: T | undefined;
+    for (const when of times[name]) {
+      const t = performance.now();
+      const value = step();
+      when.push(performance.now() - t);
+      result ??= value;
+    }
+    return result as T;
+  };
   for (let i = 0; i < iterations; i++) {
     const body = variants[i % variants.length]?.event.body ?? '';
-    // The previous request's run (another body's), as before the handler's read.
-    await onnx.run((variants[(i + 1) % variants.length] as (typeof variants)[number]).feeds);
-    let t = performance.now();
-    const instances = validator.instancesText(body, knownCategories);
-    read.push(performance.now() - t);
+    const other = (variants[(i + 1) % variants.length] as (typeof variants)[number]).feeds;
+    const instances = await twice('read', other, () => validator.instancesText(body, knownCategories));
     if (instances === undefined) throw new Error('the bench body did not take the fast path');
-    const scored = await onnx.run(columnsFeeds(onnx.features, instances.columns, instances.count));
-    t = performance.now();
-    const written = writePredictions(scored, onnx.classes, instances.count);
-    write.push(performance.now() - t);
-    t = performance.now();
-    sink.capture(
-      {
-        type: 'capture',
-        time: new Date().toISOString(),
-        model: { version: 1, sha256: onnx.sha256 },
-        instances: [],
-        predictions: [],
-      },
-      {
-        instances: instances.instanceJson,
-        predictions: written.predictions,
-      },
+    const feeds = columnsFeeds(onnx.features, instances.columns, instances.count);
+    const scored = await onnx.run(feeds);
+    const written = await twice('write', feeds, () =>
+      writePredictions(scored, onnx.classes, instances.count),
     );
-    capture.push(performance.now() - t);
+    await twice('capture', other, () =>
+      sink.capture(
+        {
+          type: 'capture',
+          time: new Date().toISOString(),
+          model: { version: 1, sha256: onnx.sha256 },
+          instances: [],
+          predictions: [],
+        },
+        { instances: instances.instanceJson, predictions: written.predictions },
+      ),
+    );
   }
-  return { readUs: median(read) * 1000, writeUs: median(write) * 1000, captureUs: median(capture) * 1000 };
+  const us = ([cold, warm]: [number[], number[]]) => ({
+    afterRun: median(cold) * 1000,
+    warm: median(warm) * 1000,
+  });
+  return { read: us(times.read), write: us(times.write), capture: us(times.capture) };
 }

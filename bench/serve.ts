@@ -175,25 +175,25 @@ async function partA(model: BenchModel, rows: readonly RawRow[], quick: boolean)
       'plus JSON.stringify of the response value, what a handler built on them pays for that alone (in % of the bare run).',
   );
   console.log(
-    `\nWhere the overhead goes (each step timed alone on the same bodies, after a run of the model as in the handler; µs):\n${table(
+    `\nWhere the overhead goes — the main steps timed alone on the same bodies, right after a run of the model / at once\nagain (µs):\n${table(
       ['batch', 'overhead', 'read + validate body', 'write predictions + ids', 'capture line', 'rest'],
       results.map((r) => {
-        const { readUs, writeUs, captureUs } = r.steps;
+        const { read, write, capture } = r.steps;
         const overhead = r.handlerUs - r.bareUs;
+        const pair = (t: { afterRun: number; warm: number }): string => `${us(t.afterRun)} / ${us(t.warm)}`;
         return [
           r.batch,
           us(overhead),
-          us(readUs),
-          us(writeUs),
-          us(captureUs),
-          us(overhead - readUs - writeUs - captureUs),
+          pair(read),
+          pair(write),
+          pair(capture),
+          us(overhead - read.warm - write.warm - capture.warm),
         ];
       }),
-    )}\nrest: middy and the event mapping, feeds, the model lease and batching, metrics, and the garbage collection the\n` +
-      "steps cause that falls outside them. A run of this model evicts most of what the handler uses from the CPU's\n" +
-      "caches (its trees fill a core's L2), so every step after it, and the next request's read, pays cache misses\n" +
-      'that the same step timed in a loop of its own would not: the steps are timed after a run, as in the handler.\n' +
-      'Each column is a median of its own, so when the steps take most of the overhead the rest can come out below 0.',
+    )}\nA run of this model evicts much of what the handler uses from the CPU's caches (its trees fill a core's L2), so a\n` +
+      'step right after one pays cache misses that the same step repeated at once does not; in the handler each step\n' +
+      'runs with a cache somewhere between the two. rest = overhead − the three steps warm: middy and the event mapping,\n' +
+      'feeds, the model lease and batching, metrics, the garbage collection the steps cause, and the cache misses.',
   );
 }
 
