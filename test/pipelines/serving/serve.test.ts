@@ -250,7 +250,16 @@ describe('driftline serve', () => {
       path: '/feedback',
       body: { feedback: [{ predictionId: ids[0], label: 'maybe' }] },
     });
-    await new Promise((r) => setTimeout(r, 400));
+    // Capture is written every 100 ms: wait for this test's records without assuming how fast a loaded
+    // machine is (up to 10 s).
+    const mineOf = (records: CaptureRecord[]) =>
+      records.filter((r) => r.predictions.some((p) => ids.includes(p.predictionId)));
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      const feedbackLines = await readLines<FeedbackRecord>(main.store, 'feedback/');
+      const captureLines = await readLines<CaptureRecord>(main.store, 'capture/');
+      if (feedbackLines.length >= 1 && mineOf(captureLines).length >= 3) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
 
     // Assess
     expect([feedback.status, feedback.json]).toEqual([202, { accepted: 2 }]);
@@ -261,8 +270,7 @@ describe('driftline serve', () => {
       { predictionId: ids[0], label: 'churn' },
       { predictionId: ids[1], label: 'stay' },
     ]);
-    const captured = await readLines<CaptureRecord>(main.store, 'capture/');
-    const mine = captured.filter((r) => r.predictions.some((p) => ids.includes(p.predictionId)));
+    const mine = mineOf(await readLines<CaptureRecord>(main.store, 'capture/'));
     // Six requests, every other one sampled.
     expect(mine).toHaveLength(3);
     for (const record of mine) {
