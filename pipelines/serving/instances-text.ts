@@ -601,6 +601,8 @@ export function readInstancesText(
   // instances the body can hold written the usual way ({@link Rows}), grown in the rare other case:
   // storing into them costs less than appending to plain arrays (which grow by copying).
   const rows = new Rows(features, Math.min(rules.maxInstances, Math.ceil(length / rules.instanceBytes)));
+  // The columns by feature (grow replaces a column in this array, never the array).
+  const numeric = rows.numeric;
   const categorical: (RawValue[] | undefined)[] = features.map((f) =>
     f.bounds === undefined ? [] : undefined,
   );
@@ -643,7 +645,6 @@ export function readInstancesText(
   for (;;) {
     if (count === rules.maxInstances) return undefined; // too many: the full path answers 413
     if (count === rows.capacity) rows.grow(rules.maxInstances);
-    const numeric = rows.numeric;
     if (b[pos] !== 123 /* { */) return undefined;
     const objectStart = pos - delta;
     let c: number;

@@ -202,12 +202,6 @@ export function putFloat32(out: Uint8Array, view: DataView, at: number, value: n
     const e = -exponent;
     return putDigits(out, at, e, e >= 10 ? 2 : 1);
   }
-  if (exponent < 0) {
-    out[at++] = 48; // 0
-    out[at++] = 46; // .
-    for (let k = -1; k > exponent; k--) out[at++] = 48;
-    return putDigits(out, at, n, digits);
-  }
   const whole = exponent + 1;
   if (digits <= whole) {
     at = putDigits(out, at, n, digits);
@@ -237,16 +231,16 @@ function decimalExponent(magnitude: number): number {
 /** 10^-k as doubles. */
 const NEGATIVE_POW10 = Array.from({ length: 60 }, (_, k) => Number(`1e-${k}`));
 
-/** "00" to "99" as the little-endian 16-bit words of their two ASCII digits. */
-const DIGIT_PAIR_WORDS = Uint16Array.from(
-  { length: 100 },
-  (_, k) => (48 + Math.floor(k / 10)) | ((48 + (k % 10)) << 8),
-);
-
 /** "00" to "99" as byte pairs: two digits per step. */
 const DIGIT_PAIRS = Uint8Array.from(
   { length: 200 },
   (_, k) => 48 + (k & 1 ? (k >> 1) % 10 : Math.floor((k >> 1) / 10)),
+);
+
+/** The same pairs as little-endian 16-bit words: a pair in one store. */
+const DIGIT_PAIR_WORDS = Uint16Array.from(
+  { length: 100 },
+  (_, k) => (DIGIT_PAIRS[2 * k] as number) | ((DIGIT_PAIRS[2 * k + 1] as number) << 8),
 );
 
 /** Writes the `count` decimal digits of the integer `n` (< 2^31) at `at`; returns the end. */
