@@ -14,10 +14,10 @@
 import { createHandler } from '../lambdas/predict/create-handler.ts';
 import { LogCaptureSink } from '../lambdas/shared/capture-log-sink.ts';
 import type { DriftlineConfig } from '../pipelines/config/schema.ts';
-import type { OnnxModel } from '../pipelines/model/onnx-model.ts';
+import type { OnnxModel, ScoredBatch } from '../pipelines/model/onnx-model.ts';
 import type { RawRow } from '../pipelines/model/raw.ts';
 import { columnsFeeds, type OnnxFeed, onnxFeeds } from '../pipelines/onnx/inputs.ts';
-import type { KnownCategories } from '../pipelines/serving/instances-text.ts';
+import type { KnownCategories } from '../pipelines/serving/known-categories.ts';
 import { NoopServingMetrics } from '../pipelines/serving/metrics.ts';
 import { FixedModelSource } from '../pipelines/serving/model-source.ts';
 import { writePredictions } from '../pipelines/serving/predict-body.ts';
@@ -183,17 +183,17 @@ async function measureSteps(
     'read' | 'write' | 'capture',
     [number[], number[]]
   >;
-  /** Runs `step` after a run of the model, then again; returns its first result. */
+  /** Runs `step` after a run of the model (given what it scored), then again; returns its first result. */
   const twice = async <T>(
     name: keyof typeof times,
     feeds: Readonly<Record<string, OnnxFeed>>,
-    step: () => T,
+    step: (scored: ScoredBatch) => T,
   ) => {
-    await onnx.run(feeds);
+    const scored = await onnx.run(feeds);
     let result: T | undefined;
     for (const when of times[name]) {
       const t = performance.now();
-      const value = step();
+      const value = step(scored);
       when.push(performance.now() - t);
       result ??= value;
     }
@@ -205,8 +205,7 @@ async function measureSteps(
     const instances = await twice('read', other, () => validator.instancesText(body, knownCategories));
     if (instances === undefined) throw new Error('the bench body did not take the fast path');
     const feeds = columnsFeeds(onnx.features, instances.columns, instances.count);
-    const scored = await onnx.run(feeds);
-    const written = await twice('write', feeds, () =>
+    const written = await twice('write', feeds, (scored) =>
       writePredictions(scored, onnx.classes, instances.count),
     );
     await twice('capture', other, () =>

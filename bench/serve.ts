@@ -63,7 +63,7 @@ import {
   waitReady,
   warmUp,
 } from './serve-load.ts';
-import { measureOverhead } from './serve-overhead.ts';
+import { measureOverhead, type StepTimes } from './serve-overhead.ts';
 import { median } from './stats.ts';
 
 const XGBOOST_TRAINER = fileURLToPath(new URL('./serve-xgboost.py', import.meta.url));
@@ -180,7 +180,7 @@ async function partA(model: BenchModel, rows: readonly RawRow[], quick: boolean)
       results.map((r) => {
         const { read, write, capture } = r.steps;
         const overhead = r.handlerUs - r.bareUs;
-        const pair = (t: { afterRun: number; warm: number }): string => `${us(t.afterRun)} / ${us(t.warm)}`;
+        const pair = (t: StepTimes): string => `${us(t.afterRun)} / ${us(t.warm)}`;
         return [
           r.batch,
           us(overhead),

@@ -45,9 +45,7 @@ import {
 
 /**
  * Largest record JSON on one line: well under the 256 KB CloudWatch Logs event limit, leaving room for
- * the line's own fields — and under V8's 128 KB large-object size, since writing a line made of
- * slices copies it into one string first (a 1,000-instance record, ~215 KB, went out in 170 µs as two
- * lines of up to 200 KB and in 70 µs as three of up to 100 KB).
+ * the line's own fields. (Lines of up to 100 KB also keep the reused line buffer small: see `#spare`.)
  */
 export const MAX_RECORD_BYTES = 100_000;
 

@@ -33,8 +33,9 @@ import {
   readJsonBody,
   readJsonText,
 } from './http.ts';
-import type { KnownCategories, TextInstances } from './instances-text.ts';
+import type { TextInstances } from './instances-text.ts';
 import { type JsonRows, joinRows, parseRows } from './json-rows.ts';
+import type { KnownCategories } from './known-categories.ts';
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
 import type { LoadedModel, ModelSource } from './model-source.ts';

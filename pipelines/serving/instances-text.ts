@@ -26,10 +26,11 @@
  * character's UTF-16 units.)
  */
 import { Buffer } from 'node:buffer';
-import type { RawValue } from '../model/raw.ts';
+import { categoricalInput, MISSING_CATEGORY, type RawValue } from '../model/raw.ts';
 import type { ValueColumn, ValueColumns } from '../onnx/inputs.ts';
 import { type ByteWords, byteWords, wordsAt } from './byte-words.ts';
 import { type JsonRows, joinRows } from './json-rows.ts';
+import type { KnownCategories } from './known-categories.ts';
 import type { JsonKeys } from './predict-body.ts';
 
 /** One feature as the reader checks it. */
@@ -72,8 +73,8 @@ export interface InstanceTextRules {
   readonly instanceBytes: number;
   /** The reader's cache of categorical values (see `categoryText`). */
   readonly categories: (string | undefined)[];
-  /** For each feature, its verdicts about cached values ({@link Verdicts}). */
-  readonly verdicts: readonly Verdicts[];
+  /** For each categorical feature, its verdicts about cached values ({@link Verdicts}). */
+  readonly verdicts: readonly (Verdicts | undefined)[];
 }
 
 /** The instances of a body by column, with the captured JSON of each. */
@@ -116,16 +117,17 @@ export function instanceTextRules(
     }),
     keyExtra: captured.names.map((name) => Buffer.byteLength(name, 'utf8') - name.length),
     maxInstances,
-    instanceBytes: captured.names.reduce(
-      (sum, name) => sum + Buffer.byteLength(`${JSON.stringify(name)}:`, 'utf8') + 2,
-      2,
-    ),
+    instanceBytes: captured.prefixes.reduce((sum, prefix) => sum + Buffer.byteLength(prefix, 'utf8') + 2, 2),
     categories: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
-    verdicts: features.map(() => ({
-      known: undefined,
-      strings: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
-      isKnown: new Uint8Array(CACHE_SLOTS),
-    })),
+    verdicts: features.map((feature) =>
+      feature.bounds === undefined
+        ? {
+            known: undefined,
+            strings: new Array<string | undefined>(CACHE_SLOTS).fill(undefined),
+            isKnown: new Uint8Array(CACHE_SLOTS),
+          }
+        : undefined,
+    ),
   };
 }
 
@@ -291,9 +293,6 @@ const CACHE_MAX_LENGTH = 32;
 /** The cache slot of the value {@link categoryText} gave last (-1: not cached). */
 let categorySlot = -1;
 
-/** A categorical feature's known values in the model being served: feature name → values. */
-export type KnownCategories = ReadonlyMap<string, ReadonlySet<string>>;
-
 /**
  * Whether a model knows the value cached in each slot of the category cache, for one feature: a
  * cached value is the same string object from request to request, so its set lookup is done once
@@ -309,9 +308,9 @@ interface Verdicts {
 
 /** 1 when `value` is a category `known` does not have, else 0 (missing values are not unknown). */
 function unknownValue(known: ReadonlySet<string>, verdicts: Verdicts, value: RawValue, slot: number): number {
-  if (value === null || value === undefined || value === '') return 0;
-  if (typeof value !== 'string') return known.has(String(value)) ? 0 : 1;
-  if (slot < 0) return known.has(value) ? 0 : 1;
+  const input = categoricalInput(value);
+  if (input === MISSING_CATEGORY) return 0;
+  if (slot < 0 || typeof value !== 'string') return known.has(input) ? 0 : 1;
   if (verdicts.strings[slot] !== value) {
     verdicts.strings[slot] = value;
     verdicts.isKnown[slot] = known.has(value) ? 1 : 0;
@@ -449,7 +448,7 @@ let canonicalUnknown = 0;
  * its captured JSON is then its own text, and no key needs looking up or remembering. Returns the
  * end of the instance, -1 when it is written otherwise (the general loop reads it again; what was
  * stored is overwritten), or {@link REFUSED} for an invalid value, which the general loop would
- * refuse too. Sets {@link canonicalDelta} and {@link canonicalNonAscii}.
+ * refuse too. Sets {@link canonicalDelta}, {@link canonicalNonAscii} and {@link canonicalUnknown}.
  */
 function canonicalEnd(
   b: Buffer,
@@ -547,15 +546,17 @@ class Rows {
   readonly numeric: (Float64Array | undefined)[];
   starts: Int32Array;
   ends: Int32Array;
-  capacity: number;
 
   constructor(features: readonly TextFeature[], capacity: number) {
-    this.capacity = Math.max(1, capacity);
-    this.numeric = features.map((f) =>
-      f.bounds === undefined ? undefined : new Float64Array(this.capacity),
-    );
-    this.starts = new Int32Array(this.capacity);
-    this.ends = new Int32Array(this.capacity);
+    const room = Math.max(1, capacity);
+    this.numeric = features.map((f) => (f.bounds === undefined ? undefined : new Float64Array(room)));
+    this.starts = new Int32Array(room);
+    this.ends = new Int32Array(room);
+  }
+
+  /** How many instances there is room for. */
+  get capacity(): number {
+    return this.starts.length;
   }
 
   /** Twice the room (at most `max` instances), keeping what is stored. */
@@ -573,7 +574,6 @@ class Rows {
     const ends = new Int32Array(capacity);
     ends.set(this.ends);
     this.ends = ends;
-    this.capacity = capacity;
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * Rows of JSON kept joined: the text inside a JSON array (`row,row,…`) and where each row ends. The
- * serving path writes a request's predictions, prediction ids and captured instances this way once,
- * and the response and every capture line are made of that text or slices of it — no row is copied
- * into a string of its own and joined again (at 1,000 rows, re-joining 3,000 small strings took
- * longer than writing them).
+ * serving path writes a request's predictions and captured instances this way once, and the
+ * response and every capture line are made of that text or slices of it — no row is copied into a
+ * string of its own and joined again (at 1,000 rows, re-joining 3,000 small strings took longer than
+ * writing them).
  *
  * The text may be held in pieces, cut anywhere in ASCII text (what the serving path's byte writers
  * make; other text is kept whole, so no piece ends inside a character): a string of more than 128 KB
@@ -45,18 +45,25 @@ function rowStart(rows: JsonRows, i: number): number {
   return i === 0 ? 0 : (rows.ends[i - 1] as number) + 1;
 }
 
-/** Units `from` to `to - 1` of the whole text, from slices of the pieces. */
-function range(pieces: readonly string[], from: number, to: number): string {
-  let text = '';
+/** Calls `each` with the parts of the pieces that make units `from` to `to - 1` of the whole text. */
+function eachSlice(pieces: readonly string[], from: number, to: number, each: (text: string) => void): void {
   let offset = 0;
   for (const piece of pieces) {
     const end = offset + piece.length;
     if (end > from && offset < to) {
-      text += from <= offset && to >= end ? piece : piece.slice(Math.max(0, from - offset), to - offset);
+      each(from <= offset && to >= end ? piece : piece.slice(Math.max(0, from - offset), to - offset));
     }
     if (end >= to) break;
     offset = end;
   }
+}
+
+/** Units `from` to `to - 1` of the whole text, from slices of the pieces. */
+function range(pieces: readonly string[], from: number, to: number): string {
+  let text = '';
+  eachSlice(pieces, from, to, (slice) => {
+    text += slice;
+  });
   return text;
 }
 
@@ -72,19 +79,9 @@ export function rowsText(rows: JsonRows, start: number, end: number): string {
  */
 export function writeRowsUtf8(rows: JsonRows, start: number, end: number, out: Buffer, at: number): number {
   if (end <= start) return at;
-  const from = rowStart(rows, start);
-  const to = rows.ends[end - 1] as number;
-  let offset = 0;
-  for (const piece of rows.pieces) {
-    const pieceEnd = offset + piece.length;
-    if (pieceEnd > from && offset < to) {
-      const text =
-        from <= offset && to >= pieceEnd ? piece : piece.slice(Math.max(0, from - offset), to - offset);
-      at += out.write(text, at, 'utf8');
-    }
-    if (pieceEnd >= to) break;
-    offset = pieceEnd;
-  }
+  eachSlice(rows.pieces, rowStart(rows, start), rows.ends[end - 1] as number, (slice) => {
+    at += out.write(slice, at, 'utf8');
+  });
   return at;
 }
 

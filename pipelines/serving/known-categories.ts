@@ -16,6 +16,9 @@ import { MISSING_CATEGORY } from '../model/raw.ts';
 import { ML_DOMAIN, onnxProto } from '../onnx/graph.ts';
 import type { SchemaFeature } from '../onnx/metadata.ts';
 
+/** A categorical feature's known values in a model: feature name → values. */
+export type KnownCategories = ReadonlyMap<string, ReadonlySet<string>>;
+
 const utf8 = new TextDecoder();
 
 /** Field numbers of onnx.proto used here. */
@@ -135,10 +138,7 @@ function labelEncoderNodesDecoded(bytes: Uint8Array): proto.INodeProto[] {
  * `""` excluded). A categorical feature with no encoder (a linear model that kept no category) knows
  * no value at all.
  */
-export function knownCategories(
-  bytes: Uint8Array,
-  features: readonly SchemaFeature[],
-): ReadonlyMap<string, ReadonlySet<string>> {
+export function knownCategories(bytes: Uint8Array, features: readonly SchemaFeature[]): KnownCategories {
   let encoders: proto.INodeProto[];
   try {
     encoders = labelEncoderNodes(bytes);

@@ -31,7 +31,7 @@ import { featureSchemaHash, METADATA_KEYS } from '../onnx/metadata.ts';
 import { CHAMPION_KEY } from '../registry/champion.ts';
 import type { VersionMetrics } from '../registry/registry.ts';
 import type { ObjectStore } from '../storage/object-store.ts';
-import { knownCategories } from './known-categories.ts';
+import { type KnownCategories, knownCategories } from './known-categories.ts';
 import type { ServingLog } from './log.ts';
 
 /** A model ready to score, with what the API reports about it. */
@@ -50,7 +50,7 @@ export interface LoadedModel {
   readonly createdAt: string | null;
   readonly onnx: OnnxModel;
   /** Categorical feature → the values the model encodes (others are "unknown" to it). */
-  readonly knownCategories: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly knownCategories: KnownCategories;
 }
 
 /** A model handed to one request; return it with {@link ModelLease.release} when done. */

@@ -127,7 +127,7 @@ const POW10 = Array.from({ length: 60 }, (_, k) => Number(`1e${k}`));
  * correctly rounded 9-digit decimal or, at a near tie, its neighbour — either reads back as the same
  * float32 (9-digit decimals are more than 4 times closer together than float32 values).
  */
-export function putFloat32(out: Uint8Array, view: DataView, at: number, value: number): number {
+function putFloat32(out: Uint8Array, view: DataView, at: number, value: number): number {
   if (!Number.isFinite(value)) {
     out[at] = 110; // n
     out[at + 1] = 117; // u

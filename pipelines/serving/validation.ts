@@ -34,11 +34,11 @@ import { ApiError } from './api-error.ts';
 import {
   type InstanceTextRules,
   instanceTextRules,
-  type KnownCategories,
   readInstancesText,
   type TextFeature,
   type TextInstances,
 } from './instances-text.ts';
+import type { KnownCategories } from './known-categories.ts';
 import { jsonKeys } from './predict-body.ts';
 
 /** Longest categorical value accepted, in UTF-16 code units. */

@@ -7,8 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { categoricalInput, type RawRow, rawValue } from '../../../pipelines/model/raw.ts';
 import { columnValue, type DoubleColumn } from '../../../pipelines/onnx/inputs.ts';
-import type { KnownCategories, TextInstances } from '../../../pipelines/serving/instances-text.ts';
+import type { TextInstances } from '../../../pipelines/serving/instances-text.ts';
 import { type JsonRows, rowsText } from '../../../pipelines/serving/json-rows.ts';
+import type { KnownCategories } from '../../../pipelines/serving/known-categories.ts';
 import { jsonKeys } from '../../../pipelines/serving/predict-body.ts';
 import { type FeatureRule, RequestValidator } from '../../../pipelines/serving/validation.ts';
 import { createPrng, type Prng } from '../../../pipelines/train/gbdt/prng.ts';
