@@ -29,6 +29,7 @@ import { Buffer } from 'node:buffer';
 import { categoricalInput, MISSING_CATEGORY, type RawValue } from '../model/raw.ts';
 import type { ValueColumn, ValueColumns } from '../onnx/inputs.ts';
 import { type ByteWords, byteWords, wordsAt } from './byte-words.ts';
+import { wasmInstanceReader } from './instances-wasm.ts';
 import { type JsonRows, joinRows } from './json-rows.ts';
 import type { KnownCategories } from './known-categories.ts';
 import type { JsonKeys } from './predict-body.ts';
@@ -579,7 +580,8 @@ class Rows {
 
 /**
  * The instances of a `/predict` body read from its text, or `undefined` when the body is anything the
- * fast path does not fully understand (see the module doc).
+ * fast path does not fully understand (see the module doc). The WebAssembly reader
+ * (`instances-wasm.ts`) reads the usual bodies first; this module's reader reads the others.
  */
 export function readInstancesText(
   text: string,
@@ -588,6 +590,26 @@ export function readInstancesText(
 ): TextInstances | undefined {
   // UTF-8 has no form for a lone surrogate; JSON.parse keeps it, and the full path captures it escaped.
   if (!text.isWellFormed()) return undefined;
+  return (
+    wasmInstanceReader(rules)?.read(text, knownCategories) ?? readWellFormed(text, rules, knownCategories)
+  );
+}
+
+/** {@link readInstancesText} by this module's reader alone (tests compare the two readers with it). */
+export function readInstancesTextJs(
+  text: string,
+  rules: InstanceTextRules,
+  knownCategories?: KnownCategories,
+): TextInstances | undefined {
+  return text.isWellFormed() ? readWellFormed(text, rules, knownCategories) : undefined;
+}
+
+/** {@link readInstancesText} of a well-formed text, by this module's reader. */
+function readWellFormed(
+  text: string,
+  rules: InstanceTextRules,
+  knownCategories: KnownCategories | undefined,
+): TextInstances | undefined {
   const { bytes: b, view, length } = utf8Bytes(text);
   const features = rules.features;
   const width = features.length;

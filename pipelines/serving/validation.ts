@@ -212,6 +212,18 @@ function checkCount(items: readonly unknown[], key: string, what: string, max: n
   }
 }
 
+/** The features as the text readers check them (`instances-text.ts`). */
+export function textFeatures(features: readonly FeatureRule[]): TextFeature[] {
+  return features.map((f) => {
+    const bounds = numericBounds(f);
+    const accepts = acceptsValue(f);
+    if (bounds !== undefined) return { name: f.name, accepts, bounds };
+    return f.type === 'categorical' && f.values === undefined
+      ? { name: f.name, accepts, anyStringUpTo: MAX_CATEGORY_LENGTH }
+      : { name: f.name, accepts };
+  });
+}
+
 /**
  * The interval a numeric feature's values must lie in: its `range` (inclusive), within float32;
  * `undefined` for a categorical feature.
@@ -285,14 +297,7 @@ export class RequestValidator {
     this.#rules = features.map((f) => ({ name: f.name, accepts: acceptsValue(f) }));
     this.#featureIndex = new Map(features.map((f, j) => [f.name, j]));
     this.#textRules = instanceTextRules(
-      features.map((f, j) => {
-        const bounds = numericBounds(f);
-        const accepts = (this.#rules[j] as TextFeature).accepts;
-        if (bounds !== undefined) return { name: f.name, accepts, bounds };
-        return f.type === 'categorical' && f.values === undefined
-          ? { name: f.name, accepts, anyStringUpTo: MAX_CATEGORY_LENGTH }
-          : { name: f.name, accepts };
-      }),
+      textFeatures(features),
       jsonKeys(features.map((f) => f.name)),
       maxInstances,
     );
