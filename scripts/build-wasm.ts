@@ -1,23 +1,25 @@
 /**
- * Compiles `wasm/instances.ts` (AssemblyScript) and writes the module, base64-encoded, into
- * `pipelines/serving/instances-wasm-binary.ts`, so that the Lambda bundle, the CLI and the tests load
- * it like any other module (no file to ship beside the code). `--check` only compares: it fails when
- * the committed module is not what the source compiles to.
+ * Compiles the serving path's WebAssembly modules (`wasm/*.ts`, AssemblyScript) and writes each,
+ * base64-encoded, into a TypeScript module (`pipelines/serving/*-wasm-binary.ts`), so that the Lambda
+ * bundle, the CLI and the tests load them like any other module (no file to ship beside the code).
+ * `--check` only compares: it fails when a committed module is not what its source compiles to.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { compileInstancesWasm, instancesWasmModuleText } from './wasm.ts';
+import { compileWasm, repoPath, WASM_MODULES, wasmModuleText } from './wasm.ts';
 
-const target = fileURLToPath(new URL('../pipelines/serving/instances-wasm-binary.ts', import.meta.url));
-const text = instancesWasmModuleText(await compileInstancesWasm());
-if (process.argv.includes('--check')) {
-  const committed = await readFile(target, 'utf8');
-  if (committed !== text) {
-    console.error(`${target} is not what wasm/instances.ts compiles to: run npm run build:wasm`);
-    process.exit(1);
+const check = process.argv.includes('--check');
+let stale = false;
+for (const module of WASM_MODULES) {
+  const text = wasmModuleText(module, await compileWasm(module));
+  if (check) {
+    const committed = await readFile(repoPath(module.target), 'utf8').catch(() => '');
+    if (committed !== text) {
+      console.error(`${module.target} is not what ${module.source} compiles to: run npm run build:wasm`);
+      stale = true;
+    } else console.log(`${module.target} is up to date`);
+  } else {
+    await writeFile(repoPath(module.target), text);
+    console.log(`wrote ${module.target}`);
   }
-  console.log(`${target} is up to date`);
-} else {
-  await writeFile(target, text);
-  console.log(`wrote ${target}`);
 }
+if (stale) process.exit(1);

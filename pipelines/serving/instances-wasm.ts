@@ -25,22 +25,14 @@ import type { ValueColumn } from '../onnx/inputs.ts';
 import type { InstanceTextRules, TextInstances } from './instances-text.ts';
 import { INSTANCES_WASM_BASE64 } from './instances-wasm-binary.ts';
 import type { KnownCategories } from './known-categories.ts';
+import { growMemory, instantiateWasm, type WasmMemory } from './wasm.ts';
 
 /** The largest body read here, in UTF-8 bytes (larger ones take the JavaScript reader). */
 export const INPUT_BYTES = 1024 * 1024;
 
-/**
- * What this module uses of the WebAssembly API (the project's TypeScript lib has no DOM types, where
- * they are declared).
- */
-interface WebAssemblyApi {
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object, imports: object) => { readonly exports: unknown };
-}
-
 /** The WebAssembly module's exports (see `wasm/instances.ts`). */
 interface Exports {
-  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  readonly memory: WasmMemory;
   heapBase(): number;
   resetCache(table: number, arena: number, capacity: number, idList: number, ids: number): void;
   idsUsed(): number;
@@ -71,24 +63,8 @@ const CACHE_MAX_BYTES = 32;
 const FEATURE_BYTES = 48;
 /** Zero bytes after the body: the reader reads words, up to 4 bytes past its last byte. */
 const PADDING = 16;
-const PAGE = 64 * 1024;
 
 const encoder = new TextEncoder();
-
-let compiled: object | null | undefined;
-
-/** The compiled module, or `null` where WebAssembly cannot run (then the JavaScript reader reads all). */
-function wasmModule(): object | null {
-  if (compiled === undefined) {
-    const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-    try {
-      compiled = api === undefined ? null : new api.Module(Buffer.from(INSTANCES_WASM_BASE64, 'base64'));
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
 
 /** A feature's verdicts about value ids: 0 not yet taken, 1 yes, 2 no. */
 class IdVerdicts {
@@ -125,10 +101,8 @@ export class WasmInstanceReader {
   /** A reader for `rules`, or `undefined` when a key cannot be matched by its bytes or WebAssembly cannot run. */
   static create(rules: InstanceTextRules): WasmInstanceReader | undefined {
     if (rules.keyWords.some((words) => words === undefined)) return undefined;
-    const module = wasmModule();
-    const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-    if (module === null || api === undefined) return undefined;
-    return new WasmInstanceReader(rules, new api.Instance(module, {}).exports as Exports);
+    const exports = instantiateWasm(INSTANCES_WASM_BASE64);
+    return exports === undefined ? undefined : new WasmInstanceReader(rules, exports as Exports);
   }
 
   private constructor(rules: InstanceTextRules, exports: Exports) {
@@ -155,11 +129,9 @@ export class WasmInstanceReader {
     this.#arena = take(MAX_IDS * CACHE_MAX_BYTES);
     this.#idListAt = take(8 * MAX_IDS);
     this.#inputAt = take(INPUT_BYTES + PADDING);
-    const memory = exports.memory;
-    const pages = Math.ceil(at / PAGE) - memory.buffer.byteLength / PAGE;
-    if (pages > 0) memory.grow(pages);
+    growMemory(exports.memory, at);
     // The memory never grows again: these views stay valid.
-    const buffer = memory.buffer;
+    const buffer = exports.memory.buffer;
     this.#bytes = new Uint8Array(buffer);
     this.#input = this.#bytes.subarray(this.#inputAt, this.#inputAt + INPUT_BYTES);
     this.#ends = new Int32Array(buffer, this.#endsAt, this.#capacity);

@@ -14,6 +14,13 @@ import { randomFillSync } from 'node:crypto';
 import type { ScoredBatch } from '../model/onnx-model.ts';
 import { type ByteWords, byteWords, putWords } from './byte-words.ts';
 import { type JsonRows, joinRows, latin1Pieces, rowsText } from './json-rows.ts';
+import {
+  type LeftBatch,
+  type PredictionTexts,
+  type WrittenRows,
+  writeClassRowsWasm,
+  writeValueRowsWasm,
+} from './predictions-wasm.ts';
 
 /** The model block of the response. */
 export interface ServedModel {
@@ -408,9 +415,14 @@ function idText(digits: IdDigits, i: number): string {
   return `${hex.slice(h, h + 8)}-${hex.slice(h + 8, h + 12)}-${hex.slice(h + 12, h + 16)}-${hex.slice(h + 16, h + 20)}-${hex.slice(h + 20, h + 32)}`;
 }
 
+/** The ASCII bytes of a text known to be ASCII. */
+function asciiBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
 /** The ASCII bytes of a text known to be ASCII, as words. */
 function ascii(text: string): ByteWords {
-  return byteWords(Uint8Array.from(text, (c) => c.charCodeAt(0)));
+  return byteWords(asciiBytes(text));
 }
 
 function isAscii(text: string): boolean {
@@ -419,9 +431,16 @@ function isAscii(text: string): boolean {
 }
 
 /** The start of a prediction, after the comma ending the one before. */
-const OPEN_ID = ascii(',{"predictionId":"');
-const OPEN_FIRST_ID = ascii('{"predictionId":"');
-const THEN_VALUE = ascii('","value":');
+const OPEN_FIRST_ID_TEXT = '{"predictionId":"';
+const OPEN_ID = ascii(`,${OPEN_FIRST_ID_TEXT}`);
+const OPEN_FIRST_ID = ascii(OPEN_FIRST_ID_TEXT);
+const THEN_VALUE_TEXT = '","value":';
+const THEN_VALUE = ascii(THEN_VALUE_TEXT);
+/** The fixed texts of value predictions, for the WebAssembly writer. */
+const VALUE_TEXTS: PredictionTexts = {
+  open: asciiBytes(OPEN_FIRST_ID_TEXT),
+  rest: [asciiBytes(THEN_VALUE_TEXT)],
+};
 /** The longest JSON of a float32 ({@link float32Json}): `-3.4028234663852886e+38`. */
 const MAX_NUMBER = 24;
 
@@ -441,6 +460,8 @@ interface ClassBytes {
   readonly nextKeys: readonly ByteWords[];
   /** The most bytes one prediction can take. */
   readonly maxRow: number;
+  /** The same texts as bytes, for the WebAssembly writer. */
+  readonly texts: PredictionTexts;
 }
 
 const classBytesCache = new WeakMap<readonly string[], ClassBytes | null>();
@@ -450,10 +471,12 @@ function classBytes(classes: readonly string[]): ClassBytes | undefined {
   if (cached === undefined) {
     const { names, prefixes, quoted } = classKeys(classes);
     if (names.length > 0 && prefixes.every(isAscii) && [...quoted.values()].every(isAscii)) {
-      const afterId = classes.map((name) =>
-        ascii(`","label":${quoted.get(name)},"probabilities":{${prefixes[0]}`),
+      const afterIdTexts = classes.map(
+        (name) => `","label":${quoted.get(name)},"probabilities":{${prefixes[0]}`,
       );
-      const nextKeys = prefixes.slice(1).map((prefix) => ascii(`,${prefix}`));
+      const nextKeyTexts = prefixes.slice(1).map((prefix) => `,${prefix}`);
+      const afterId = afterIdTexts.map(ascii);
+      const nextKeys = nextKeyTexts.map(ascii);
       let longest = 0;
       for (const bytes of afterId) longest = Math.max(longest, bytes.length);
       cached = {
@@ -466,6 +489,10 @@ function classBytes(classes: readonly string[]): ClassBytes | undefined {
           nextKeys.reduce((sum, key) => sum + key.length, 0) +
           names.length * MAX_NUMBER +
           2,
+        texts: {
+          open: asciiBytes(OPEN_FIRST_ID_TEXT),
+          rest: [...afterIdTexts, ...nextKeyTexts].map(asciiBytes),
+        },
       };
     } else cached = null;
     classBytesCache.set(classes, cached);
@@ -476,13 +503,61 @@ function classBytes(classes: readonly string[]): ClassBytes | undefined {
 /**
  * The predictions of rows `0` to `count - 1` of a scored batch, each with a new random prediction id,
  * as JSON rows: exactly the texts of {@link predictionTexts} for those ids, written as ASCII bytes
- * in one buffer (read out in pieces, see `json-rows.ts`) when the class names are ASCII, through
+ * in one buffer (read out in pieces, see `json-rows.ts`) when the class names are ASCII — by the
+ * WebAssembly writer (`predictions-wasm.ts`) where it can, else in JavaScript — and through
  * `predictionTexts` otherwise.
  *
  * @param entropy the source of the ids' random bits (tests pass a seeded one)
  * @param indexes {@link classIndexes} of the labels, when the caller has them already
  */
 export function writePredictions(
+  scored: ScoredBatch,
+  classes: readonly string[],
+  count: number,
+  entropy: Entropy = systemEntropy,
+  indexes?: Int32Array,
+): WrittenPredictions {
+  let written: WrittenRows | LeftBatch | undefined;
+  let labels = indexes;
+  if (scored.kind === 'values') {
+    written = writeValueRowsWasm(count, VALUE_TEXTS, scored.values, valueRowBytes(), entropy);
+  } else {
+    const keys = classBytes(classes);
+    if (keys !== undefined) {
+      labels ??= classIndexes(scored.labels, classes, count);
+      const columns = classKeys(classes).columns;
+      written = writeClassRowsWasm(
+        count,
+        keys.texts,
+        labels,
+        scored.probabilities,
+        columns,
+        keys.maxRow,
+        entropy,
+      );
+    }
+  }
+  if (written === undefined) return writePredictionsJs(scored, classes, count, entropy, labels);
+  if ('pieces' in written)
+    return { predictions: { pieces: written.pieces, ends: written.ends, ascii: true } };
+  // Left to JavaScript: with the ids' random bytes already drawn.
+  const drawn = written.random;
+  return writePredictionsJs(
+    scored,
+    classes,
+    count,
+    (bytes) => bytes.set(drawn.subarray(0, bytes.length)),
+    labels,
+  );
+}
+
+/** The most bytes a value prediction takes, with the comma before it. */
+function valueRowBytes(): number {
+  return OPEN_ID.length + 36 + THEN_VALUE.length + MAX_NUMBER + 2;
+}
+
+/** {@link writePredictions} in JavaScript alone (tests compare the two writers with it). */
+export function writePredictionsJs(
   scored: ScoredBatch,
   classes: readonly string[],
   count: number,
@@ -503,7 +578,7 @@ export function writePredictions(
     ),
   });
   if (scored.kind === 'classes' && keys === undefined) return viaTexts();
-  const rowBytes = keys?.maxRow ?? OPEN_ID.length + 36 + THEN_VALUE.length + MAX_NUMBER + 2;
+  const rowBytes = keys?.maxRow ?? valueRowBytes();
   // Three more bytes: a string is written in whole words (see putWords).
   const out = outScratch.get(rowBytes * count + 3);
   const view = outScratch.view;

@@ -15,7 +15,9 @@ import {
   predictBody,
   predictionTexts,
   writePredictions,
+  writePredictionsJs,
 } from '../../../pipelines/serving/predict-body.ts';
+import { writeClassRowsWasm, writeValueRowsWasm } from '../../../pipelines/serving/predictions-wasm.ts';
 import { createPrng } from '../../../pipelines/train/gbdt/prng.ts';
 
 /**
@@ -241,5 +243,86 @@ describe('writePredictions', () => {
     ];
     for (const id of ids) expect(id).toMatch(UUID_V4);
     expect(new Set(ids).size).toBe(2000);
+  });
+});
+
+describe('the WebAssembly prediction writer', () => {
+  const seeded = (seed: number) => {
+    const prng = createPrng(seed);
+    return (bytes: Uint8Array) => {
+      for (let k = 0; k < bytes.length; k++) bytes[k] = prng.nextInt(256);
+    };
+  };
+  const bytes = (text: string) => Uint8Array.from(Buffer.from(text, 'latin1'));
+  const text = (rows: { pieces: readonly string[] }) => rows.pieces.join('');
+
+  /** writePredictions (WebAssembly first) and the JavaScript writer alone give the same rows. */
+  function expectSameAsJs(scored: ScoredBatch, classes: readonly string[], count: number, seed: number) {
+    const actual = writePredictions(scored, classes, count, seeded(seed)).predictions;
+    const expected = writePredictionsJs(scored, classes, count, seeded(seed)).predictions;
+    expect(text(actual)).toBe(text(expected));
+    expect(Array.from(actual.ends)).toEqual(Array.from(expected.ends));
+    expect(actual.ascii).toBe(expected.ascii);
+  }
+
+  it('writes the bytes of the JavaScript writer for every kind of float32 value', () => {
+    const samples = float32Samples();
+    // In batches of 1,000 (so some batches hold a number of 1e8 or more, which JavaScript writes).
+    for (let at = 0; at < samples.length; at += 1000) {
+      const values = samples.slice(at, at + 1000);
+      expectSameAsJs({ kind: 'values', values }, [], values.length, at);
+    }
+    // Each value of magnitude below 1e8 written here: none of these batches leaves it to JavaScript.
+    const small = samples.filter((v) => Math.abs(v) < 1e8);
+    const texts = { open: bytes('{"predictionId":"'), rest: [bytes('","value":')] };
+    const written = writeValueRowsWasm(small.length, texts, small, 200, seeded(1));
+    expect(written).toBeDefined();
+    const js = writePredictionsJs({ kind: 'values', values: small }, [], small.length, seeded(1)).predictions;
+    expect(text(written as { pieces: string[] })).toBe(text(js));
+    // Of 1e8 and more, it leaves the batch to the JavaScript writer, with the ids' random bytes.
+    const left = writeValueRowsWasm(1, texts, Float32Array.of(1e8), 200, seeded(1));
+    expect(left).toEqual({ random: expect.any(Uint8Array) });
+  });
+
+  it.each([
+    ['two classes', ['delayed', 'on time']],
+    ['integer-like names (another key order)', ['10', 'b', '2', 'a']],
+    ['twelve classes', Array.from({ length: 12 }, (_, k) => `class ${k}`)],
+  ])('writes the bytes of the JavaScript writer for class predictions, with %s', (_, classes) => {
+    const samples = float32Samples().filter((v) => v >= 0 && v <= 1);
+    const prng = createPrng(5);
+    for (const rows of [1, 7, 1000]) {
+      const probabilities = Float32Array.from(
+        { length: rows * classes.length },
+        () => samples[prng.nextInt(samples.length)] as number,
+      );
+      const labels = Array.from({ length: rows }, () => classes[prng.nextInt(classes.length)] as string);
+      expectSameAsJs({ kind: 'classes', labels, probabilities }, classes, rows, rows);
+    }
+  });
+
+  it('leaves a label outside the classes to the JavaScript writer', () => {
+    const classes = ['a', 'b'];
+    const texts = {
+      open: bytes('{"predictionId":"'),
+      rest: [
+        bytes('","label":"a","probabilities":{"a":'),
+        bytes('","label":"b","probabilities":{"a":'),
+        bytes(',"b":'),
+      ],
+    };
+    const probabilities = Float32Array.of(0.25, 0.75, 0.5, 0.5);
+    const ok = writeClassRowsWasm(2, texts, Int32Array.of(1, 0), probabilities, [0, 1], 200, seeded(3));
+    expect(ok).toBeDefined();
+    const js = writePredictionsJs(
+      { kind: 'classes', labels: ['b', 'a'], probabilities },
+      classes,
+      2,
+      seeded(3),
+    ).predictions;
+    expect(text(ok as { pieces: string[] })).toBe(text(js));
+    const left = writeClassRowsWasm(2, texts, Int32Array.of(1, -1), probabilities, [0, 1], 200, seeded(3));
+    expect(left).toEqual({ random: expect.any(Uint8Array) });
+    expectSameAsJs({ kind: 'classes', labels: ['b', 'c'], probabilities }, classes, 2, 3);
   });
 });
