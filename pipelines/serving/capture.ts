@@ -27,7 +27,15 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiPrediction } from '../model/predictions.ts';
 import type { RawValue } from '../model/raw.ts';
-import { isAsciiRows, type JsonRows, joinRows, rowBytes, rowsText, writeRowsUtf8 } from './json-rows.ts';
+import {
+  isAsciiRows,
+  type JsonRows,
+  joinRows,
+  rowBytes,
+  rowStart,
+  rowsText,
+  writeRowsUtf8,
+} from './json-rows.ts';
 import type { FeedbackItem } from './validation.ts';
 
 /** The model that served a request. */
@@ -140,12 +148,38 @@ export interface RecordLayout {
   readonly columns: readonly JsonRows[];
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** A part whose text is made only when asked for (the log sink writes parts from the layout). */
+class LayoutPart implements SizedPart {
+  readonly #layout: RecordLayout;
+  readonly bytes: number | undefined;
+  readonly start: number;
+  readonly end: number;
+
+  constructor(layout: RecordLayout, bytes: number | undefined, start: number, end: number) {
+    this.#layout = layout;
+    this.bytes = bytes;
+    this.start = start;
+    this.end = end;
+  }
+
+  get text(): string {
+    const { head, names, columns } = this.#layout;
+    let text = head;
+    names.forEach((name, c) => {
+      text += `,"${name}":[${rowsText(columns[c] as JsonRows, this.start, this.end)}]`;
+    });
+    return `${text}}`;
+  }
+}
+
 /**
- * The parts of {@link recordJsonParts}, each with its UTF-8 size when it could exceed the limit
- * (counted while splitting — the serving path's rows say whether they are ASCII — so a caller need
- * not measure the part again: measuring a string made of slices makes V8 copy it whole), and the
- * layout they are made of, from which {@link writePartUtf8} writes a part's bytes straight from the
- * rows' text, without making the part's text a string of its own first.
+ * The parts of {@link recordJsonParts}, each with its UTF-8 size when it could exceed the limit, and
+ * the layout they are made of, from which {@link writePartUtf8} writes a part's bytes straight from
+ * the rows' text. A part's text is made only when read: sizes come from where the rows end (for
+ * ASCII rows, which the serving path's writers mark, with no string made at all), and the log sink
+ * writes bytes from the layout.
  */
 export function recordParts(
   record: CaptureRecord | FeedbackRecord,
@@ -170,38 +204,54 @@ export function recordParts(
     columns = [json(record.feedback)];
   }
   const rows = columns[0]?.ends.length ?? 0;
-  const part = (start: number, end: number): string => {
-    let text = head;
-    names.forEach((name, c) => {
-      text += `,"${name}":[${rowsText(columns[c] as JsonRows, start, end)}]`;
-    });
-    return `${text}}`;
-  };
   const layout: RecordLayout = { head, names, columns };
-  const whole = part(0, rows);
+  const part = (bytes: number | undefined, start: number, end: number) =>
+    new LayoutPart(layout, bytes, start, end);
+  // The text of rows `start` to `end - 1` of every column, in UTF-16 units: `,"<name>":[…]` each.
+  const unitsOf = (start: number, end: number): number => {
+    let units = head.length + 1;
+    names.forEach((name, c) => {
+      const column = columns[c] as JsonRows;
+      units +=
+        name.length + 6 + (end > start ? (column.ends[end - 1] as number) - rowStart(column, start) : 0);
+    });
+    return units;
+  };
+  const wholeUnits = unitsOf(0, rows);
   // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit of the text.
-  if (whole.length * 3 <= maxBytes)
-    return { layout, parts: [{ text: whole, bytes: undefined, start: 0, end: rows }] };
-  // A column of ASCII text has as many bytes as units; only others are measured row by row.
+  if (wholeUnits * 3 <= maxBytes) return { layout, parts: [part(undefined, 0, rows)] };
+  // A column of ASCII text has as many bytes as units (so has the head, usually: names and numbers).
   const ascii = columns.map(isAsciiRows);
-  const wholeBytes = ascii.every(Boolean) ? whole.length : Buffer.byteLength(whole);
-  if (wholeBytes <= maxBytes || rows <= 1)
-    return { layout, parts: [{ text: whole, bytes: wholeBytes, start: 0, end: rows }] };
+  const allAscii = ascii.every(Boolean) && ASCII.test(head);
+  const wholeBytes = allAscii ? wholeUnits : Buffer.byteLength(part(undefined, 0, rows).text);
+  if (wholeBytes <= maxBytes || rows <= 1) return { layout, parts: [part(wholeBytes, 0, rows)] };
+  const parts: SizedPart[] = [];
+  if (allAscii) {
+    // A part's bytes are its units: each part takes the most rows that fit (at least one), found by
+    // halving, since the size grows with the rows taken.
+    for (let start = 0; start < rows; ) {
+      let fits = start + 1;
+      let over = rows + 1;
+      while (over - fits > 1) {
+        const middle = (fits + over) >>> 1;
+        if (unitsOf(start, middle) <= maxBytes) fits = middle;
+        else over = middle;
+      }
+      parts.push(part(unitsOf(start, fits), start, fits));
+      start = fits;
+    }
+    return { layout, parts };
+  }
   // Each row's bytes over all columns: an ASCII column's from where its rows end, others measured.
   const rowSizes = new Float64Array(rows);
   columns.forEach((column, c) => {
-    const ends = column.ends;
     if (ascii[c]) {
-      let start = 0;
       for (let i = 0; i < rows; i++) {
-        const end = ends[i] as number;
-        rowSizes[i] = (rowSizes[i] as number) + end - start;
-        start = end + 1;
+        rowSizes[i] = (rowSizes[i] as number) + (column.ends[i] as number) - rowStart(column, i);
       }
     } else for (let i = 0; i < rows; i++) rowSizes[i] = (rowSizes[i] as number) + rowBytes(column, i);
   });
-  const empty = Buffer.byteLength(part(0, 0));
-  const parts: SizedPart[] = [];
+  const empty = Buffer.byteLength(part(undefined, 0, 0).text);
   let start = 0;
   let bytes = empty;
   for (let i = 0; i < rows; i++) {
@@ -209,12 +259,12 @@ export function recordParts(
     // Each column of a part gains the row, and a comma before it unless it is the part's first.
     const added = row + (i > start ? names.length : 0);
     if (i > start && bytes + added > maxBytes) {
-      parts.push({ text: part(start, i), bytes, start, end: i });
+      parts.push(part(bytes, start, i));
       start = i;
       bytes = empty + row;
     } else bytes += added;
   }
-  parts.push({ text: part(start, rows), bytes, start, end: rows });
+  parts.push(part(bytes, start, rows));
   return { layout, parts };
 }
 

@@ -41,7 +41,7 @@ export function joinRows(texts: readonly string[]): JsonRows {
 }
 
 /** Where row `i` starts in the whole text. */
-function rowStart(rows: JsonRows, i: number): number {
+export function rowStart(rows: JsonRows, i: number): number {
   return i === 0 ? 0 : (rows.ends[i - 1] as number) + 1;
 }
 

@@ -79,47 +79,53 @@ describe('recordJsonParts', () => {
     ]);
   });
 
-  it('splits into records of the same shape over consecutive rows, each within the limit in UTF-8 bytes', () => {
-    // Multi-byte text, so characters and bytes differ.
-    const big = record('2026-01-01T00:00:00.000Z', 50, 'ü'.repeat(100));
-    for (const limit of [3000, 5000, 12_345]) {
-      const parts = recordJsonParts(big, limit);
-      // The sized parts are the same texts, each with its exact UTF-8 size.
-      const sized = recordParts(big, limit).parts;
-      expect(sized.map((p) => p.text)).toEqual(parts);
-      for (const p of sized) expect(p.bytes).toBe(Buffer.byteLength(p.text));
-      // Written as bytes from the layout (how the log sink writes them): the same UTF-8 bytes.
-      const { layout, parts: laid } = recordParts(big, limit, {
-        instances: joinRows(big.instances.map((i) => JSON.stringify(i))),
-      });
-      expect(laid.map((p) => p.text)).toEqual(parts);
-      for (const p of laid) {
-        const out = Buffer.alloc(partBytesBound(p));
-        const end = writePartUtf8(layout, p, out, 0);
-        expect(out.subarray(0, end).toString('utf8')).toBe(p.text);
-        expect(end).toBe(Buffer.byteLength(p.text));
+  it.each([
+    ['multi-byte text, so characters and bytes differ', 'ü'],
+    ['ASCII text, split by where rows end', 'u'],
+  ])(
+    'splits into records of the same shape over consecutive rows, each within the limit in UTF-8 bytes: %s',
+    (_, filler) => {
+      const big = record('2026-01-01T00:00:00.000Z', 50, filler.repeat(100));
+      for (const limit of [3000, 5000, 12_345, 4_123]) {
+        const parts = recordJsonParts(big, limit);
+        // The sized parts are the same texts, each with its exact UTF-8 size.
+        const sized = recordParts(big, limit).parts;
+        expect(sized.map((p) => p.text)).toEqual(parts);
+        for (const p of sized) expect(p.bytes).toBe(Buffer.byteLength(p.text));
+        // Written as bytes from the layout (how the log sink writes them): the same UTF-8 bytes.
+        const { layout, parts: laid } = recordParts(big, limit, {
+          instances: joinRows(big.instances.map((i) => JSON.stringify(i))),
+        });
+        expect(laid.map((p) => p.text)).toEqual(parts);
+        for (const p of laid) {
+          const out = Buffer.alloc(partBytesBound(p));
+          const end = writePartUtf8(layout, p, out, 0);
+          expect(out.subarray(0, end).toString('utf8')).toBe(p.text);
+          expect(end).toBe(Buffer.byteLength(p.text));
+        }
+        if (Buffer.byteLength(JSON.stringify(big)) <= limit) expect(parts).toHaveLength(1);
+        else expect(parts.length).toBeGreaterThan(1);
+        let start = 0;
+        for (const part of parts) {
+          expect(Buffer.byteLength(part)).toBeLessThanOrEqual(limit);
+          const rows = (JSON.parse(part) as CaptureRecord).predictions.length;
+          expect(part).toBe(sliceJson(big, start, start + rows));
+          start += rows;
+        }
+        expect(start).toBe(50);
+        // Greedy: no part could have taken the next row.
+        for (let p = 0, at = 0; p < parts.length - 1; p++) {
+          const rows = (JSON.parse(parts[p] as string) as CaptureRecord).predictions.length;
+          expect(Buffer.byteLength(sliceJson(big, at, at + rows + 1))).toBeGreaterThan(limit);
+          at += rows;
+        }
       }
-      expect(parts.length).toBeGreaterThan(1);
-      let start = 0;
-      for (const part of parts) {
-        expect(Buffer.byteLength(part)).toBeLessThanOrEqual(limit);
-        const rows = (JSON.parse(part) as CaptureRecord).predictions.length;
-        expect(part).toBe(sliceJson(big, start, start + rows));
-        start += rows;
-      }
-      expect(start).toBe(50);
-      // Greedy: no part could have taken the next row.
-      for (let p = 0, at = 0; p < parts.length - 1; p++) {
-        const rows = (JSON.parse(parts[p] as string) as CaptureRecord).predictions.length;
-        expect(Buffer.byteLength(sliceJson(big, at, at + rows + 1))).toBeGreaterThan(limit);
-        at += rows;
-      }
-    }
-    // A row larger than the limit is a part of its own.
-    const huge = record('2026-01-01T00:00:00.000Z', 3, 'x'.repeat(5000));
-    expect(recordJsonParts(huge, 1000)).toEqual([0, 1, 2].map((i) => sliceJson(huge, i, i + 1)));
-    expect(recordJsonParts(big, 10_000_000)).toEqual([JSON.stringify(big)]);
-  });
+      // A row larger than the limit is a part of its own.
+      const huge = record('2026-01-01T00:00:00.000Z', 3, 'x'.repeat(5000));
+      expect(recordJsonParts(huge, 1000)).toEqual([0, 1, 2].map((i) => sliceJson(huge, i, i + 1)));
+      expect(recordJsonParts(big, 10_000_000)).toEqual([JSON.stringify(big)]);
+    },
+  );
 });
 
 describe('StoreCaptureSink', () => {
