@@ -4,7 +4,7 @@
  * `pipelines/serving/predictions-wasm.ts`).
  *
  * It writes each prediction's JSON — `{"predictionId":"<uuid>","label":…,"probabilities":{…}}` or
- * `{"predictionId":"<uuid>","value":…}` — joined by commas, byte for byte what `writePredictions` in
+ * `{"predictionId":"<uuid>","value":…}` — joined by commas, byte for byte what `writePredictionsJs` in
  * `predict-body.ts` writes: the id from 16 random bytes (UUID version 4), every number as
  * `float32Json` writes it. A number of 1e8 or more (written by JavaScript's own formatting) or a label
  * outside the classes makes it return -1: the caller then writes the batch in JavaScript.
@@ -238,8 +238,9 @@ export function writeClasses(
     store<u16>(out + at, 0x7d7d); // }}
     at += 2;
     store<i32>(ends + (<usize>i << 2), at);
+    if (unhandled) return -1;
   }
-  return unhandled ? -1 : at;
+  return at;
 }
 
 /**
@@ -261,6 +262,7 @@ export function writeValues(count: i32, random: usize, values: usize, texts: usi
     at = putFloat32(out, at, <f64>load<f32>(values + (<usize>i << 2)));
     store<u8>(out + at++, 125);
     store<i32>(ends + (<usize>i << 2), at);
+    if (unhandled) return -1;
   }
-  return unhandled ? -1 : at;
+  return at;
 }

@@ -135,6 +135,8 @@ export interface SizedPart {
   readonly text: string;
   /** UTF-8 bytes of the text, when above `maxBytes / 3` (a part that may exceed the limit); else `undefined`. */
   readonly bytes: number | undefined;
+  /** UTF-16 units of the text (known without making it). */
+  readonly units: number;
   /** The record's rows in this part: `start` to `end - 1`. */
   readonly start: number;
   readonly end: number;
@@ -154,12 +156,14 @@ const ASCII = /^[\x00-\x7f]*$/;
 class LayoutPart implements SizedPart {
   readonly #layout: RecordLayout;
   readonly bytes: number | undefined;
+  readonly units: number;
   readonly start: number;
   readonly end: number;
 
-  constructor(layout: RecordLayout, bytes: number | undefined, start: number, end: number) {
+  constructor(layout: RecordLayout, bytes: number | undefined, units: number, start: number, end: number) {
     this.#layout = layout;
     this.bytes = bytes;
+    this.units = units;
     this.start = start;
     this.end = end;
   }
@@ -205,8 +209,6 @@ export function recordParts(
   }
   const rows = columns[0]?.ends.length ?? 0;
   const layout: RecordLayout = { head, names, columns };
-  const part = (bytes: number | undefined, start: number, end: number) =>
-    new LayoutPart(layout, bytes, start, end);
   // The text of rows `start` to `end - 1` of every column, in UTF-16 units: `,"<name>":[…]` each.
   const unitsOf = (start: number, end: number): number => {
     let units = head.length + 1;
@@ -217,6 +219,8 @@ export function recordParts(
     });
     return units;
   };
+  const part = (bytes: number | undefined, start: number, end: number) =>
+    new LayoutPart(layout, bytes, unitsOf(start, end), start, end);
   const wholeUnits = unitsOf(0, rows);
   // Cheap first: a UTF-8 byte is at most 3 per UTF-16 unit of the text.
   if (wholeUnits * 3 <= maxBytes) return { layout, parts: [part(undefined, 0, rows)] };
@@ -285,7 +289,7 @@ export function writePartUtf8(layout: RecordLayout, part: SizedPart, out: Buffer
 
 /** At least the UTF-8 bytes of a part (exactly them when they were counted). */
 export function partBytesBound(part: SizedPart): number {
-  return part.bytes ?? 3 * part.text.length;
+  return part.bytes ?? 3 * part.units;
 }
 
 /**

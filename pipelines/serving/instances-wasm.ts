@@ -102,7 +102,13 @@ export class WasmInstanceReader {
   static create(rules: InstanceTextRules): WasmInstanceReader | undefined {
     if (rules.keyWords.some((words) => words === undefined)) return undefined;
     const exports = instantiateWasm(INSTANCES_WASM_BASE64);
-    return exports === undefined ? undefined : new WasmInstanceReader(rules, exports as Exports);
+    if (exports === undefined) return undefined;
+    try {
+      return new WasmInstanceReader(rules, exports as Exports);
+    } catch {
+      // No memory for its layout (a huge maxInstances): the JavaScript reader reads every body.
+      return undefined;
+    }
   }
 
   private constructor(rules: InstanceTextRules, exports: Exports) {
@@ -177,6 +183,8 @@ export class WasmInstanceReader {
    * reader answers for, or one with a value a rule refuses (the JavaScript reader then decides).
    */
   read(text: string, knownCategories?: KnownCategories): TextInstances | undefined {
+    // A UTF-16 unit takes at least one UTF-8 byte.
+    if (text.length > INPUT_BYTES) return undefined;
     const { read, written } = encoder.encodeInto(text, this.#input);
     if (read !== text.length) return undefined;
     const bytes = this.#bytes;

@@ -1,7 +1,9 @@
 /**
  * The prediction writer of `/predict` in WebAssembly (`wasm/predictions.ts`, AssemblyScript): the
- * same bytes as the JavaScript writer of `predict-body.ts` (a differential test holds it to that), at
- * 1,000 predictions of two classes in ~60 µs against ~140. It writes batches whose fixed texts are
+ * same bytes as the JavaScript writer of `predict-body.ts` (differential tests hold it to that): at
+ * 1,000 predictions of two classes, ~90 µs against ~150 (~190 against ~230 right after a model run),
+ * with the ids' random bytes and the strings of the response included. It writes batches whose fixed
+ * texts are
  * ASCII; a number of 1e8 or more (JavaScript's own formatting) or a label outside the classes makes it
  * leave the batch to the JavaScript writer, with the random bytes it drew for the ids.
  */
@@ -76,13 +78,17 @@ class Writer {
     this.#bytes = new Uint8Array(exports.memory.buffer);
   }
 
-  /** Lays out the fixed texts (when they are not those of the last call); returns where they are. */
+  /**
+   * Lays out the fixed texts (when they are not those of the last call) with room for `size` bytes
+   * after them; returns where they are, or -1 when there is not room.
+   */
   #layTexts(texts: PredictionTexts, size: number): number {
     const at = this.#base;
     if (this.#texts !== texts) {
       const parts = [texts.open, ...texts.rest];
       let end = at + 8 * parts.length;
-      this.#room(end + parts.reduce((sum, part) => sum + part.length, 0) + size);
+      // Eight bytes more: texts are read in whole 8-byte words.
+      if (!this.#room(end + parts.reduce((sum, part) => sum + part.length, 0) + 8 + size)) return -1;
       const table = new DataView(this.#bytes.buffer, at, 8 * parts.length);
       parts.forEach((part, k) => {
         table.setInt32(8 * k, end, true);
@@ -91,14 +97,19 @@ class Writer {
         end += part.length;
       });
       this.#texts = texts;
-      this.#textsEnd = align(end);
+      this.#textsEnd = align(end + 8);
     }
-    this.#room(this.#textsEnd + size);
-    return at;
+    return this.#room(this.#textsEnd + size) ? at : -1;
   }
 
-  #room(bytes: number): void {
-    if (growMemory(this.#exports.memory, bytes)) this.#bytes = new Uint8Array(this.#exports.memory.buffer);
+  /** Grows the memory to `bytes`; `false` when it cannot (past WebAssembly's 4 GB: JavaScript writes then). */
+  #room(bytes: number): boolean {
+    try {
+      if (growMemory(this.#exports.memory, bytes)) this.#bytes = new Uint8Array(this.#exports.memory.buffer);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   classes(
@@ -109,10 +120,11 @@ class Writer {
     columns: readonly number[],
     maxRow: number,
     entropy: Entropy,
-  ): WrittenRows | LeftBatch {
+  ): WrittenRows | LeftBatch | undefined {
     const width = columns.length;
     const layout = new Layout(count, maxRow, [16 * count, 4 * count, 4 * count * width, 4 * width]);
     const textsAt = this.#layTexts(texts, layout.size);
+    if (textsAt < 0) return undefined;
     const [random = 0, labelsAt = 0, probabilitiesAt = 0, columnsAt = 0] = layout.regions(this.#textsEnd);
     const bytes = this.#bytes;
     entropy(bytes.subarray(random, random + 16 * count));
@@ -142,9 +154,10 @@ class Writer {
     values: Float32Array,
     maxRow: number,
     entropy: Entropy,
-  ): WrittenRows | LeftBatch {
+  ): WrittenRows | LeftBatch | undefined {
     const layout = new Layout(count, maxRow, [16 * count, 4 * count]);
     const textsAt = this.#layTexts(texts, layout.size);
+    if (textsAt < 0) return undefined;
     const [random = 0, valuesAt = 0] = layout.regions(this.#textsEnd);
     const bytes = this.#bytes;
     entropy(bytes.subarray(random, random + 16 * count));
@@ -211,7 +224,7 @@ function wasmWriter(): Writer | undefined {
 
 /**
  * Class predictions of rows `0` to `count - 1`; the batch left to JavaScript (see the module doc), or
- * `undefined` where WebAssembly cannot run.
+ * `undefined` where WebAssembly cannot run or has no room for the batch.
  */
 export function writeClassRowsWasm(
   count: number,

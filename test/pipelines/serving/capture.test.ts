@@ -92,6 +92,7 @@ describe('recordJsonParts', () => {
         const sized = recordParts(big, limit).parts;
         expect(sized.map((p) => p.text)).toEqual(parts);
         for (const p of sized) expect(p.bytes).toBe(Buffer.byteLength(p.text));
+        for (const p of sized) expect(p.units).toBe(p.text.length);
         // Written as bytes from the layout (how the log sink writes them): the same UTF-8 bytes.
         const { layout, parts: laid } = recordParts(big, limit, {
           instances: joinRows(big.instances.map((i) => JSON.stringify(i))),

@@ -12,6 +12,7 @@ import {
 import {
   classIndexes,
   float32Json,
+  jsonKeys,
   predictBody,
   predictionTexts,
   writePredictions,
@@ -298,6 +299,22 @@ describe('the WebAssembly prediction writer', () => {
       );
       const labels = Array.from({ length: rows }, () => classes[prng.nextInt(classes.length)] as string);
       expectSameAsJs({ kind: 'classes', labels, probabilities }, classes, rows, rows);
+      // Written by the WebAssembly writer itself, given the fixed texts built here from the class names.
+      const { names, prefixes } = jsonKeys(classes);
+      const texts = {
+        open: bytes('{"predictionId":"'),
+        rest: [
+          ...classes.map((name) =>
+            bytes(`","label":${JSON.stringify(name)},"probabilities":{${prefixes[0]}`),
+          ),
+          ...prefixes.slice(1).map((prefix) => bytes(`,${prefix}`)),
+        ],
+      };
+      const columns = names.map((name) => classes.indexOf(name));
+      const indexes = classIndexes(labels, classes);
+      const wasm = writeClassRowsWasm(rows, texts, indexes, probabilities, columns, 1000, seeded(rows));
+      const js = writePredictionsJs({ kind: 'classes', labels, probabilities }, classes, rows, seeded(rows));
+      expect(text(wasm as { pieces: string[] })).toBe(text(js.predictions));
     }
   });
 
