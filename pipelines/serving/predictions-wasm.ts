@@ -79,27 +79,26 @@ class Writer {
   }
 
   /**
-   * Lays out the fixed texts (when they are not those of the last call) with room for `size` bytes
-   * after them; returns where they are, or -1 when there is not room.
+   * Lays out the fixed texts at the base, unless they are those of the last call; `false` when there
+   * is no room for them.
    */
-  #layTexts(texts: PredictionTexts, size: number): number {
-    const at = this.#base;
-    if (this.#texts !== texts) {
-      const parts = [texts.open, ...texts.rest];
-      let end = at + 8 * parts.length;
-      // Eight bytes more: texts are read in whole 8-byte words.
-      if (!this.#room(end + parts.reduce((sum, part) => sum + part.length, 0) + 8 + size)) return -1;
-      const table = new DataView(this.#bytes.buffer, at, 8 * parts.length);
-      parts.forEach((part, k) => {
-        table.setInt32(8 * k, end, true);
-        table.setInt32(8 * k + 4, part.length, true);
-        this.#bytes.set(part, end);
-        end += part.length;
-      });
-      this.#texts = texts;
-      this.#textsEnd = align(end + 8);
-    }
-    return this.#room(this.#textsEnd + size) ? at : -1;
+  #useTexts(texts: PredictionTexts): boolean {
+    if (this.#texts === texts) return true;
+    const parts = [texts.open, ...texts.rest];
+    let at = this.#base + 8 * parts.length;
+    // Eight bytes more: texts are read in whole 8-byte words.
+    const textsEnd = align(at + parts.reduce((sum, part) => sum + part.length, 0) + 8);
+    if (!this.#room(textsEnd)) return false;
+    const table = new DataView(this.#bytes.buffer, this.#base, 8 * parts.length);
+    parts.forEach((part, k) => {
+      table.setInt32(8 * k, at, true);
+      table.setInt32(8 * k + 4, part.length, true);
+      this.#bytes.set(part, at);
+      at += part.length;
+    });
+    this.#texts = texts;
+    this.#textsEnd = textsEnd;
+    return true;
   }
 
   /** Grows the memory to `bytes`; `false` when it cannot (past WebAssembly's 4 GB: JavaScript writes then). */
@@ -121,11 +120,16 @@ class Writer {
     maxRow: number,
     entropy: Entropy,
   ): WrittenRows | LeftBatch | undefined {
+    if (!this.#useTexts(texts)) return undefined;
     const width = columns.length;
-    const layout = new Layout(count, maxRow, [16 * count, 4 * count, 4 * count * width, 4 * width]);
-    const textsAt = this.#layTexts(texts, layout.size);
-    if (textsAt < 0) return undefined;
-    const [random = 0, labelsAt = 0, probabilitiesAt = 0, columnsAt = 0] = layout.regions(this.#textsEnd);
+    // After the texts: the ids' random bytes, labels, probabilities, columns, rows, row ends.
+    const random = this.#textsEnd;
+    const labelsAt = random + align(16 * count);
+    const probabilitiesAt = labelsAt + align(4 * count);
+    const columnsAt = probabilitiesAt + align(4 * count * width);
+    const out = columnsAt + align(4 * width);
+    const ends = out + rowsBytes(count, maxRow);
+    if (!this.#room(ends + 4 * count)) return undefined;
     const bytes = this.#bytes;
     entropy(bytes.subarray(random, random + 16 * count));
     new Int32Array(bytes.buffer, labelsAt, count).set(labels.subarray(0, count));
@@ -141,11 +145,11 @@ class Writer {
       labelsAt,
       probabilitiesAt,
       columnsAt,
-      textsAt,
-      layout.out,
-      layout.ends,
+      this.#base,
+      out,
+      ends,
     );
-    return this.#rows(layout, count, end, random);
+    return this.#rows(out, ends, count, end, random);
   }
 
   values(
@@ -155,23 +159,25 @@ class Writer {
     maxRow: number,
     entropy: Entropy,
   ): WrittenRows | LeftBatch | undefined {
-    const layout = new Layout(count, maxRow, [16 * count, 4 * count]);
-    const textsAt = this.#layTexts(texts, layout.size);
-    if (textsAt < 0) return undefined;
-    const [random = 0, valuesAt = 0] = layout.regions(this.#textsEnd);
+    if (!this.#useTexts(texts)) return undefined;
+    const random = this.#textsEnd;
+    const valuesAt = random + align(16 * count);
+    const out = valuesAt + align(4 * count);
+    const ends = out + rowsBytes(count, maxRow);
+    if (!this.#room(ends + 4 * count)) return undefined;
     const bytes = this.#bytes;
     entropy(bytes.subarray(random, random + 16 * count));
     new Float32Array(bytes.buffer, valuesAt, count).set(values.subarray(0, count));
-    const end = this.#exports.writeValues(count, random, valuesAt, textsAt, layout.out, layout.ends);
-    return this.#rows(layout, count, end, random);
+    const end = this.#exports.writeValues(count, random, valuesAt, this.#base, out, ends);
+    return this.#rows(out, ends, count, end, random);
   }
 
-  #rows(layout: Layout, count: number, end: number, random: number): WrittenRows | LeftBatch {
+  #rows(out: number, ends: number, count: number, end: number, random: number): WrittenRows | LeftBatch {
     const buffer = this.#bytes.buffer;
     if (end < 0) return { random: new Uint8Array(buffer, random, 16 * count) };
     return {
-      pieces: latin1Pieces(Buffer.from(buffer, layout.out, end), end),
-      ends: new Int32Array(buffer, layout.ends, count).slice(),
+      pieces: latin1Pieces(Buffer.from(buffer, out, end), end),
+      ends: new Int32Array(buffer, ends, count).slice(),
     };
   }
 }
@@ -180,35 +186,12 @@ function align(n: number): number {
   return Math.ceil(n / 16) * 16;
 }
 
-/** Where a call's inputs, rows and row ends go, after the fixed texts. */
-class Layout {
-  /** Bytes of the inputs, the rows and their ends. */
-  readonly size: number;
-  readonly #inputs: readonly number[];
-  readonly #rowBytes: number;
-  out = 0;
-  ends = 0;
-
-  /** @param maxRow the most bytes a row takes, with the comma before it */
-  constructor(count: number, maxRow: number, inputs: readonly number[]) {
-    this.#inputs = inputs;
-    // Eight bytes more: fixed texts are copied in whole 8-byte words.
-    this.#rowBytes = align(maxRow * count + 8);
-    this.size = inputs.reduce((sum, bytes) => sum + align(bytes), 0) + this.#rowBytes + 4 * count;
-  }
-
-  /** The inputs' addresses from `start`; sets {@link Layout.out} and {@link Layout.ends}. */
-  regions(start: number): number[] {
-    let at = start;
-    const addresses = this.#inputs.map((bytes) => {
-      const address = at;
-      at += align(bytes);
-      return address;
-    });
-    this.out = at;
-    this.ends = at + this.#rowBytes;
-    return addresses;
-  }
+/**
+ * Bytes for `count` rows of at most `maxRow` bytes each (a comma included), and eight more: fixed
+ * texts are copied in whole 8-byte words.
+ */
+function rowsBytes(count: number, maxRow: number): number {
+  return align(maxRow * count + 8);
 }
 
 let writer: Writer | null | undefined;
