@@ -57,7 +57,7 @@ const LONG_BASE = -2;
 
 /** The value cache's shape (as `wasm/instances.ts` sizes it). */
 const SLOTS = 8192;
-const SLOT_BYTES = 12;
+const SLOT_BYTES = 2;
 const MAX_IDS = SLOTS / 2;
 const CACHE_MAX_BYTES = 32;
 const FEATURE_BYTES = 48;
