@@ -36,6 +36,7 @@ import {
   rowsText,
   writeRowsUtf8,
 } from './json-rows.ts';
+import { servedModelJson } from './predict-body.ts';
 import type { FeedbackItem } from './validation.ts';
 
 /** The model that served a request. */
@@ -150,7 +151,19 @@ export interface RecordLayout {
   readonly columns: readonly JsonRows[];
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
+function isAscii(text: string): boolean {
+  for (let k = 0; k < text.length; k++) if (text.charCodeAt(k) > 127) return false;
+  return true;
+}
+
+/** `JSON.stringify(text)`, without the call for text that needs no escape (a record's ISO time). */
+function jsonString(text: string): string {
+  for (let k = 0; k < text.length; k++) {
+    const c = text.charCodeAt(k);
+    if (c < 32 || c === 34 || c === 92 || c > 126) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
 
 /** A part whose text is made only when asked for (the log sink writes parts from the layout). */
 class LayoutPart implements SizedPart {
@@ -196,14 +209,14 @@ export function recordParts(
   const json = (values: readonly unknown[]): JsonRows =>
     joinRows(values.map((value) => JSON.stringify(value)));
   if (record.type === 'capture') {
-    head = `{"type":"capture","time":${JSON.stringify(record.time)},"model":${JSON.stringify({ version: record.model.version, sha256: record.model.sha256 })}`;
+    head = `{"type":"capture","time":${jsonString(record.time)},"model":${servedModelJson(record.model)}`;
     names = ['instances', 'predictions'];
     columns = [
       rowsJson.instances ?? json(record.instances),
       rowsJson.predictions ?? json(record.predictions),
     ];
   } else {
-    head = `{"type":"feedback","time":${JSON.stringify(record.time)}`;
+    head = `{"type":"feedback","time":${jsonString(record.time)}`;
     names = ['feedback'];
     columns = [json(record.feedback)];
   }
@@ -226,7 +239,7 @@ export function recordParts(
   if (wholeUnits * 3 <= maxBytes) return { layout, parts: [part(undefined, 0, rows)] };
   // A column of ASCII text has as many bytes as units (so has the head, usually: names and numbers).
   const ascii = columns.map(isAsciiRows);
-  const allAscii = ascii.every(Boolean) && ASCII.test(head);
+  const allAscii = ascii.every(Boolean) && isAscii(head);
   const wholeBytes = allAscii ? wholeUnits : Buffer.byteLength(part(undefined, 0, rows).text);
   if (wholeBytes <= maxBytes || rows <= 1) return { layout, parts: [part(wholeBytes, 0, rows)] };
   const parts: SizedPart[] = [];

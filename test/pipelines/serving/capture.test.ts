@@ -77,6 +77,19 @@ describe('recordJsonParts', () => {
     expect(recordJsonParts({ ...small, instances: [], predictions: [] })).toEqual([
       JSON.stringify({ ...small, instances: [], predictions: [] }),
     ]);
+    // Times that need escapes, and one model after another (the model's JSON is kept for the last one).
+    for (const time of ['2026-01-01T00:00:00.000Z', 'a"b\\c\n', '\u2028é\u0001\u007f', '']) {
+      for (const model of [
+        { version: 1, sha256: 'a'.repeat(64) },
+        { version: null, sha256: 'a'.repeat(64) },
+        { version: 1, sha256: 'b'.repeat(64) },
+        { version: 2, sha256: 'b'.repeat(64) },
+      ]) {
+        const r = { ...record(time, 2), model };
+        expect(recordJsonParts(r)).toEqual([JSON.stringify(r)]);
+        expect(recordJsonParts(r, 300)).toEqual([sliceJson(r, 0, 1), sliceJson(r, 1, 2)]);
+      }
+    }
   });
 
   it.each([

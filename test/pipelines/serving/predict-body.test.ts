@@ -148,6 +148,15 @@ describe('predictionTexts and predictBody', () => {
     const model = { version: null, sha256: 'b'.repeat(64) };
     expect(predictBody(joinRows(rows), model)).toBe(JSON.stringify({ predictions, model }));
     expect(predictBody(joinRows([]), model)).toBe(JSON.stringify({ predictions: [], model }));
+    // One model after another (the JSON of the last one is kept): each body names its own.
+    for (const served of [
+      model,
+      { version: 3, sha256: 'b'.repeat(64) },
+      { version: 3, sha256: 'c'.repeat(64) },
+      model,
+    ]) {
+      expect(predictBody(joinRows(rows), served)).toBe(JSON.stringify({ predictions, model: served }));
+    }
   });
 });
 
