@@ -18,8 +18,7 @@ import {
   type LeftBatch,
   type PredictionTexts,
   type WrittenRows,
-  writeClassRowsWasm,
-  writeValueRowsWasm,
+  wasmPredictionWriter,
 } from './predictions-wasm.ts';
 
 /** The model block of the response. */
@@ -522,13 +521,13 @@ export function writePredictions(
   let written: WrittenRows | LeftBatch | undefined;
   let labels = indexes;
   if (scored.kind === 'values') {
-    written = writeValueRowsWasm(count, VALUE_TEXTS, scored.values, valueRowBytes(), entropy);
+    written = wasmPredictionWriter()?.values(count, VALUE_TEXTS, scored.values, valueRowBytes(), entropy);
   } else {
     const keys = classBytes(classes);
     if (keys !== undefined) {
       labels ??= classIndexes(scored.labels, classes, count);
       const columns = classKeys(classes).columns;
-      written = writeClassRowsWasm(
+      written = wasmPredictionWriter()?.classes(
         count,
         keys.texts,
         labels,

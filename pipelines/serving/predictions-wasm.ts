@@ -65,7 +65,12 @@ export interface LeftBatch {
 /** Random bytes into an array (as `predict-body.ts`'s `Entropy`). */
 type Entropy = (bytes: Uint8Array) => void;
 
-class Writer {
+/**
+ * The writer (one per process: a batch is written and read out before the next). Each method writes
+ * rows `0` to `count - 1` and answers them, the batch left to JavaScript (see the module doc), or
+ * `undefined` when there is no room for the batch.
+ */
+export class WasmPredictionWriter {
   readonly #exports: Exports;
   readonly #base: number;
   #bytes: Uint8Array;
@@ -194,40 +199,13 @@ function rowsBytes(count: number, maxRow: number): number {
   return align(maxRow * count + 8);
 }
 
-let writer: Writer | null | undefined;
+let writer: WasmPredictionWriter | null | undefined;
 
 /** The process's writer, or `undefined` where WebAssembly cannot run. */
-function wasmWriter(): Writer | undefined {
+export function wasmPredictionWriter(): WasmPredictionWriter | undefined {
   if (writer === undefined) {
     const exports = instantiateWasm(PREDICTIONS_WASM_BASE64);
-    writer = exports === undefined ? null : new Writer(exports as Exports);
+    writer = exports === undefined ? null : new WasmPredictionWriter(exports as Exports);
   }
   return writer ?? undefined;
-}
-
-/**
- * Class predictions of rows `0` to `count - 1`; the batch left to JavaScript (see the module doc), or
- * `undefined` where WebAssembly cannot run or has no room for the batch.
- */
-export function writeClassRowsWasm(
-  count: number,
-  texts: PredictionTexts,
-  labels: Int32Array,
-  probabilities: Float32Array,
-  columns: readonly number[],
-  maxRow: number,
-  entropy: Entropy,
-): WrittenRows | LeftBatch | undefined {
-  return wasmWriter()?.classes(count, texts, labels, probabilities, columns, maxRow, entropy);
-}
-
-/** Value predictions of rows `0` to `count - 1`, as {@link writeClassRowsWasm}. */
-export function writeValueRowsWasm(
-  count: number,
-  texts: PredictionTexts,
-  values: Float32Array,
-  maxRow: number,
-  entropy: Entropy,
-): WrittenRows | LeftBatch | undefined {
-  return wasmWriter()?.values(count, texts, values, maxRow, entropy);
 }

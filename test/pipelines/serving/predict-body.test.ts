@@ -18,7 +18,13 @@ import {
   writePredictions,
   writePredictionsJs,
 } from '../../../pipelines/serving/predict-body.ts';
-import { writeClassRowsWasm, writeValueRowsWasm } from '../../../pipelines/serving/predictions-wasm.ts';
+import { wasmPredictionWriter } from '../../../pipelines/serving/predictions-wasm.ts';
+
+const writeClassRowsWasm: NonNullable<ReturnType<typeof wasmPredictionWriter>>['classes'] = (...args) =>
+  wasmPredictionWriter()?.classes(...args);
+const writeValueRowsWasm: NonNullable<ReturnType<typeof wasmPredictionWriter>>['values'] = (...args) =>
+  wasmPredictionWriter()?.values(...args);
+
 import { createPrng } from '../../../pipelines/train/gbdt/prng.ts';
 
 /**
