@@ -52,9 +52,6 @@ let nextId: i32 = 0;
 // Set by read: the text position of the first instance, and whether any key or value read is not ASCII.
 let firstStart: i32 = 0;
 let nonAscii: i32 = 0;
-// The long-value list of the last read: per entry, its byte start and length; how many.
-let longList: usize = 0;
-let longCount: i32 = 0;
 
 // Results of the token readers (module scratch: no allocation).
 let numberValue: f64 = 0;
@@ -88,10 +85,6 @@ export function firstInstanceStart(): i32 {
 
 export function sawNonAscii(): i32 {
   return nonAscii;
-}
-
-export function longValues(): i32 {
-  return longCount;
 }
 
 @inline
@@ -234,8 +227,8 @@ export function read(
   ends: usize,
   longs: usize,
 ): i32 {
-  longList = longs;
-  longCount = 0;
+  // Entries of the long-value list so far.
+  let longCount = 0;
   nonAscii = 0;
   // Bytes read so far beyond their UTF-16 units: a byte position less this is a text position.
   let delta = 0;
@@ -294,8 +287,8 @@ export function read(
             nonAscii = 1;
           }
           if (bytes > CACHE_MAX_BYTES) {
-            store<i32>(longList + (<usize>longCount << 3), start);
-            store<i32>(longList + (<usize>longCount << 3), bytes, 4);
+            store<i32>(longs + (<usize>longCount << 3), start);
+            store<i32>(longs + (<usize>longCount << 3), bytes, 4);
             id = LONG_BASE - longCount;
             longCount++;
           } else {

@@ -35,7 +35,7 @@ import {
 } from './http.ts';
 import type { TextInstances } from './instances-text.ts';
 import { type JsonRows, joinRows, parseRows } from './json-rows.ts';
-import type { KnownCategories } from './known-categories.ts';
+import { isUnknownCategory, type KnownCategories } from './known-categories.ts';
 import type { ServingLog } from './log.ts';
 import type { ServingMetrics, ServingObservation, ServingRoute } from './metrics.ts';
 import type { LoadedModel, ModelSource } from './model-source.ts';
@@ -464,7 +464,7 @@ function countUnknown(model: LoadedModel, feeds: Readonly<Record<string, OnnxFee
   for (const [feature, known] of model.knownCategories) {
     const feed = Object.hasOwn(feeds, feature) ? feeds[feature] : undefined;
     if (feed?.type !== 'string') continue;
-    for (const text of feed.data) if (text !== '' && !known.has(text)) unknown += 1;
+    for (const text of feed.data) if (isUnknownCategory(known, text)) unknown += 1;
   }
   return unknown;
 }

@@ -28,12 +28,12 @@
  * character's UTF-16 units.)
  */
 import { Buffer } from 'node:buffer';
-import { categoricalInput, MISSING_CATEGORY, type RawValue } from '../model/raw.ts';
+import { MISSING_CATEGORY, type RawValue } from '../model/raw.ts';
 import type { ValueColumn, ValueColumns } from '../onnx/inputs.ts';
 import { type ByteWords, byteWords, wordsAt } from './byte-words.ts';
 import { wasmInstanceReader } from './instances-wasm.ts';
 import { type JsonRows, joinRows } from './json-rows.ts';
-import type { KnownCategories } from './known-categories.ts';
+import { isUnknownCategory, type KnownCategories } from './known-categories.ts';
 import type { JsonKeys } from './predict-body.ts';
 
 /** One feature as the reader checks it. */
@@ -311,9 +311,9 @@ interface Verdicts {
 
 /** 1 when `value` is a category `known` does not have, else 0 (missing values are not unknown). */
 function unknownValue(known: ReadonlySet<string>, verdicts: Verdicts, value: RawValue, slot: number): number {
-  const input = categoricalInput(value);
-  if (input === MISSING_CATEGORY) return 0;
-  if (slot < 0 || typeof value !== 'string') return known.has(input) ? 0 : 1;
+  if (slot < 0 || typeof value !== 'string') return isUnknownCategory(known, value) ? 1 : 0;
+  // A string is its own input to the model.
+  if (value === MISSING_CATEGORY) return 0;
   if (verdicts.strings[slot] !== value) {
     verdicts.strings[slot] = value;
     verdicts.isKnown[slot] = known.has(value) ? 1 : 0;

@@ -20,11 +20,11 @@
  * not interned. When the table is full it is cleared and the body read again.
  */
 import { Buffer } from 'node:buffer';
-import { categoricalInput, MISSING_CATEGORY, type RawValue } from '../model/raw.ts';
+import type { RawValue } from '../model/raw.ts';
 import type { ValueColumn } from '../onnx/inputs.ts';
 import type { InstanceTextRules, TextInstances } from './instances-text.ts';
 import { INSTANCES_WASM_BASE64 } from './instances-wasm-binary.ts';
-import type { KnownCategories } from './known-categories.ts';
+import { isUnknownCategory, type KnownCategories } from './known-categories.ts';
 import { growMemory, instantiateWasm, type WasmMemory } from './wasm.ts';
 
 /** The largest body read here, in UTF-8 bytes (larger ones take the JavaScript reader). */
@@ -257,7 +257,7 @@ export class WasmInstanceReader {
           if (known !== undefined) {
             let unknown = verdicts.unknown[id] as number;
             if (unknown === 0) {
-              unknown = isUnknown(known, value) ? 2 : 1;
+              unknown = isUnknownCategory(known, value) ? 2 : 1;
               verdicts.unknown[id] = unknown;
             }
             if (unknown === 2) unknownCategories += 1;
@@ -273,7 +273,7 @@ export class WasmInstanceReader {
             'utf8',
           );
           if (!feature.accepts(value)) return undefined;
-          if (known !== undefined && isUnknown(known, value)) unknownCategories += 1;
+          if (known !== undefined && isUnknownCategory(known, value)) unknownCategories += 1;
           values[i] = value;
         }
       }
@@ -294,12 +294,6 @@ export class WasmInstanceReader {
       },
     };
   }
-}
-
-/** Whether a model that knows `known` counts the string `value` as an unknown category. */
-function isUnknown(known: ReadonlySet<string>, value: string): boolean {
-  const input = categoricalInput(value);
-  return input !== MISSING_CATEGORY && !known.has(input);
 }
 
 const readers = new WeakMap<InstanceTextRules, WasmInstanceReader | null>();

@@ -12,7 +12,7 @@
  */
 
 import type { onnx as proto } from 'onnx-proto';
-import { MISSING_CATEGORY } from '../model/raw.ts';
+import { categoricalInput, MISSING_CATEGORY, type RawValue } from '../model/raw.ts';
 import { ML_DOMAIN, onnxProto } from '../onnx/graph.ts';
 import type { SchemaFeature } from '../onnx/metadata.ts';
 
@@ -161,4 +161,13 @@ export function knownCategories(bytes: Uint8Array, features: readonly SchemaFeat
     }
   }
   return known;
+}
+
+/**
+ * Whether a model that knows `known` of a feature's values takes `value` as an unknown category (a
+ * missing value is not one): what the API counts.
+ */
+export function isUnknownCategory(known: ReadonlySet<string>, value: RawValue): boolean {
+  const input = categoricalInput(value);
+  return input !== MISSING_CATEGORY && !known.has(input);
 }

@@ -421,11 +421,6 @@ function asciiBytes(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }
 
-/** The ASCII bytes of a text known to be ASCII, as words. */
-function ascii(text: string): ByteWords {
-  return byteWords(asciiBytes(text));
-}
-
 function isAscii(text: string): boolean {
   for (let k = 0; k < text.length; k++) if (text.charCodeAt(k) > 127) return false;
   return true;
@@ -433,15 +428,13 @@ function isAscii(text: string): boolean {
 
 /** The start of a prediction, after the comma ending the one before. */
 const OPEN_FIRST_ID_TEXT = '{"predictionId":"';
-const OPEN_ID = ascii(`,${OPEN_FIRST_ID_TEXT}`);
-const OPEN_FIRST_ID = ascii(OPEN_FIRST_ID_TEXT);
-const THEN_VALUE_TEXT = '","value":';
-const THEN_VALUE = ascii(THEN_VALUE_TEXT);
+const OPEN_FIRST_ID_BYTES = asciiBytes(OPEN_FIRST_ID_TEXT);
+const OPEN_ID = byteWords(asciiBytes(`,${OPEN_FIRST_ID_TEXT}`));
+const OPEN_FIRST_ID = byteWords(OPEN_FIRST_ID_BYTES);
+const THEN_VALUE_BYTES = asciiBytes('","value":');
+const THEN_VALUE = byteWords(THEN_VALUE_BYTES);
 /** The fixed texts of value predictions, for the WebAssembly writer. */
-const VALUE_TEXTS: PredictionTexts = {
-  open: asciiBytes(OPEN_FIRST_ID_TEXT),
-  rest: [asciiBytes(THEN_VALUE_TEXT)],
-};
+const VALUE_TEXTS: PredictionTexts = { open: OPEN_FIRST_ID_BYTES, rest: [THEN_VALUE_BYTES] };
 /** The longest JSON of a float32 ({@link float32Json}): `-3.4028234663852886e+38`. */
 const MAX_NUMBER = 24;
 
@@ -476,8 +469,10 @@ function classBytes(classes: readonly string[]): ClassBytes | undefined {
         (name) => `","label":${quoted.get(name)},"probabilities":{${prefixes[0]}`,
       );
       const nextKeyTexts = prefixes.slice(1).map((prefix) => `,${prefix}`);
-      const afterId = afterIdTexts.map(ascii);
-      const nextKeys = nextKeyTexts.map(ascii);
+      const afterIdBytes = afterIdTexts.map(asciiBytes);
+      const nextKeyBytes = nextKeyTexts.map(asciiBytes);
+      const afterId = afterIdBytes.map(byteWords);
+      const nextKeys = nextKeyBytes.map(byteWords);
       let longest = 0;
       for (const bytes of afterId) longest = Math.max(longest, bytes.length);
       cached = {
@@ -490,10 +485,7 @@ function classBytes(classes: readonly string[]): ClassBytes | undefined {
           nextKeys.reduce((sum, key) => sum + key.length, 0) +
           names.length * MAX_NUMBER +
           2,
-        texts: {
-          open: asciiBytes(OPEN_FIRST_ID_TEXT),
-          rest: [...afterIdTexts, ...nextKeyTexts].map(asciiBytes),
-        },
+        texts: { open: OPEN_FIRST_ID_BYTES, rest: [...afterIdBytes, ...nextKeyBytes] },
       };
     } else cached = null;
     classBytesCache.set(classes, cached);

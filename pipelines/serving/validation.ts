@@ -294,13 +294,11 @@ export class RequestValidator {
     this.#features = features;
     this.#names = new Set(features.map((f) => f.name));
     this.#maxInstances = maxInstances;
-    this.#rules = features.map((f) => ({ name: f.name, accepts: acceptsValue(f) }));
+    // One predicate per feature, for both the row checks and the text reader.
+    const text = textFeatures(features);
+    this.#rules = text.map((f) => ({ name: f.name, accepts: f.accepts }));
     this.#featureIndex = new Map(features.map((f, j) => [f.name, j]));
-    this.#textRules = instanceTextRules(
-      textFeatures(features),
-      jsonKeys(features.map((f) => f.name)),
-      maxInstances,
-    );
+    this.#textRules = instanceTextRules(text, jsonKeys(features.map((f) => f.name)), maxInstances);
     // Object.fromEntries defines own properties, so even a feature named "__proto__" is a plain key.
     const shape = Object.fromEntries(
       features.map((f) => [f.name, f.type === 'numeric' ? numericSchema(f) : categoricalSchema(f)]),
